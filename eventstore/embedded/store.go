@@ -1,0 +1,325 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/orderstore/orderstore/eventstore"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the name of the event database inside the data directory.
+const FileName = "events.db"
+
+const (
+	// applicationID marks the database file as orderstore's ("OSEV").
+	applicationID = 0x4f534556
+	// schemaVersion is the layout this code writes; Open refuses newer ones.
+	schemaVersion = 1
+
+	defaultReaders  = 4
+	defaultMaxBatch = 1024
+)
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Options tune a Store. The zero value is ready to use.
+type Options struct {
+	// Logger receives lifecycle messages; nil discards them.
+	Logger *slog.Logger
+	// Now stamps recorded events; nil means time.Now.
+	Now func() time.Time
+	// Readers is the number of read connections (default 4).
+	Readers int
+	// MaxBatch caps the appends committed in one transaction (default 1024).
+	MaxBatch int
+}
+
+// Store is the embedded event store. Open it with Open; it is safe for
+// concurrent use.
+type Store struct {
+	dir    string
+	logger *slog.Logger
+	now    func() time.Time
+
+	lock    *os.File
+	writeDB *sql.DB // one connection, used only by the writer goroutine
+	readDB  *sql.DB
+
+	reqs       chan *appendRequest
+	maxBatch   int
+	closing    chan struct{} // closed by Close
+	writerDone chan struct{} // closed when the writer goroutine returns
+	closeOnce  sync.Once
+	closeErr   error
+
+	head     atomic.Uint64 // position of the last committed event
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after each commit
+
+	stats Stats
+}
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	Commits atomic.Uint64 // transactions committed (one fsync each)
+	Appends atomic.Uint64 // append calls committed
+	Events  atomic.Uint64 // events written
+}
+
+// Open opens the store in dir, creating the directory and database if
+// needed. It fails with ErrLocked if another process has the directory open,
+// and with ErrForeignFile if the database there is not orderstore's.
+func Open(dir string, opts Options) (_ *Store, err error) {
+	if strings.ContainsAny(dir, "?#") {
+		return nil, fmt.Errorf("open store: data directory %q: '?' and '#' are not supported in the path", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{
+		dir:        dir,
+		logger:     opts.Logger,
+		now:        opts.Now,
+		maxBatch:   opts.MaxBatch,
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+		notify:     make(chan struct{}),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBatch <= 0 {
+		s.maxBatch = defaultMaxBatch
+	}
+	readers := opts.Readers
+	if readers <= 0 {
+		readers = defaultReaders
+	}
+	s.reqs = make(chan *appendRequest, s.maxBatch)
+
+	if s.lock, err = lockDir(dir); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.closeFiles())
+		}
+	}()
+
+	path := filepath.Join(dir, FileName)
+	if err := checkForeign(path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	if s.writeDB, err = sql.Open("sqlite", path+pragmas+"&_txlock=immediate"); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.writeDB.SetMaxOpenConns(1)
+	s.writeDB.SetMaxIdleConns(1)
+	s.writeDB.SetConnMaxLifetime(0)
+	s.writeDB.SetConnMaxIdleTime(0)
+	ctx := context.Background()
+	if err := s.initSchema(ctx); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if s.readDB, err = sql.Open("sqlite", path+pragmas+"&_pragma=query_only(1)"); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.readDB.SetMaxOpenConns(readers)
+	s.readDB.SetMaxIdleConns(readers)
+	s.readDB.SetConnMaxIdleTime(0)
+
+	var head sql.NullInt64
+	if err := s.writeDB.QueryRowContext(ctx, `SELECT max(position) FROM events`).Scan(&head); err != nil {
+		return nil, fmt.Errorf("open store: read head: %w", unavailable("read head", err))
+	}
+	s.head.Store(uint64(head.Int64))
+
+	go s.writeLoop(uint64(head.Int64))
+	s.logger.Info("event store open", "dir", dir, "head", head.Int64)
+	return s, nil
+}
+
+// checkForeign refuses a file that exists but is no SQLite database, before
+// SQLite gets a chance to treat it as one.
+func checkForeign(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	header := make([]byte, 16)
+	n, err := io.ReadFull(f, header)
+	if n == 0 && (errors.Is(err, io.EOF)) {
+		return nil // empty file: SQLite initialises it
+	}
+	if string(header[:n]) != "SQLite format 3\x00" {
+		return fmt.Errorf("%w: the file is not a SQLite database", ErrForeignFile)
+	}
+	return nil
+}
+
+func (s *Store) initSchema(ctx context.Context) error {
+	var mode string
+	if err := s.writeDB.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return unavailable("read journal mode", err)
+	}
+	var syncMode int
+	if err := s.writeDB.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&syncMode); err != nil {
+		return unavailable("read synchronous", err)
+	}
+	// Durability rests on these two settings; refuse to run without them.
+	if !strings.EqualFold(mode, "wal") || syncMode != 2 {
+		return fmt.Errorf("durability settings not in effect: journal_mode=%s synchronous=%d (want wal, 2)", mode, syncMode)
+	}
+
+	var appID, version int64
+	if err := s.writeDB.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&appID); err != nil {
+		return unavailable("read application id", err)
+	}
+	if err := s.writeDB.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return unavailable("read schema version", err)
+	}
+	switch {
+	case appID == applicationID && version == schemaVersion:
+		return nil
+	case appID == applicationID && version > schemaVersion:
+		return fmt.Errorf("%w: schema version %d is newer than this binary's %d", ErrForeignFile, version, schemaVersion)
+	case appID != 0 && appID != applicationID:
+		return fmt.Errorf("%w: application id %#x", ErrForeignFile, appID)
+	}
+	var tables int
+	if err := s.writeDB.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
+		return unavailable("read schema", err)
+	}
+	if appID == 0 && tables > 0 {
+		return fmt.Errorf("%w: it holds %d unknown schema objects", ErrForeignFile, tables)
+	}
+	_, err := s.writeDB.ExecContext(ctx, fmt.Sprintf(`
+BEGIN;
+CREATE TABLE events (
+	position    INTEGER PRIMARY KEY,
+	stream      TEXT    NOT NULL,
+	version     INTEGER NOT NULL,
+	id          BLOB    NOT NULL,
+	type        TEXT    NOT NULL,
+	data        BLOB    NOT NULL,
+	metadata    BLOB    NOT NULL,
+	recorded_at INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
+CREATE UNIQUE INDEX events_id ON events (id);
+PRAGMA application_id = %d;
+PRAGMA user_version = %d;
+COMMIT;`, applicationID, schemaVersion))
+	if err != nil {
+		return unavailable("create schema", err)
+	}
+	return syncDir(s.dir)
+}
+
+// syncDir makes the creation of the database file itself durable.
+func syncDir(dir string) (err error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync data directory: %w", err)
+	}
+	defer func() { err = errors.Join(err, d.Close()) }()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync data directory: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() *Stats { return &s.stats }
+
+// Head returns the position of the last committed event.
+func (s *Store) Head(ctx context.Context) (uint64, error) {
+	select {
+	case <-s.closing:
+		return 0, eventstore.ErrClosed
+	default:
+	}
+	return s.head.Load(), ctx.Err()
+}
+
+// Ping checks that the database answers a read.
+func (s *Store) Ping(ctx context.Context) error {
+	select {
+	case <-s.closing:
+		return eventstore.ErrClosed
+	default:
+	}
+	var n int
+	if err := s.readDB.QueryRowContext(ctx, `SELECT 1`).Scan(&n); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// Close stops the writer after the appends already queued, then closes the
+// database and releases the directory lock.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.writerDone
+		s.closeErr = s.closeFiles()
+		s.logger.Info("event store closed", "dir", s.dir)
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeFiles() error {
+	var errs []error
+	if s.readDB != nil {
+		errs = append(errs, s.readDB.Close())
+	}
+	if s.writeDB != nil {
+		errs = append(errs, s.writeDB.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// wakeup returns a channel closed at the next commit.
+func (s *Store) wakeup() <-chan struct{} {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.notify
+}
+
+// published records a commit up to head and wakes subscribers.
+func (s *Store) published(head uint64) {
+	s.head.Store(head)
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+}

@@ -1,0 +1,42 @@
+package embedded
+
+import (
+	"context"
+
+	"github.com/orderstore/orderstore/eventstore"
+)
+
+// subscribeBatch bounds one delivery, so catch-up over a long history never
+// holds it all in memory.
+const subscribeBatch = 1000
+
+// Subscribe implements eventstore.Store. Live delivery is woken by commits:
+// a subscriber that has caught up sleeps until the writer publishes a new
+// head.
+func (s *Store) Subscribe(ctx context.Context, after uint64, handle func([]eventstore.RecordedEvent) error) error {
+	for {
+		// Take the wakeup channel before looking at the head, so a commit
+		// that lands in between still wakes us.
+		wake := s.wakeup()
+		if s.head.Load() > after {
+			events, err := s.ReadAll(ctx, after, subscribeBatch)
+			if err != nil {
+				return err
+			}
+			if len(events) > 0 {
+				if err := handle(events); err != nil {
+					return err
+				}
+				after = events[len(events)-1].Position
+				continue
+			}
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return eventstore.ErrClosed
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package eventstore
+
+import "context"
+
+// AllStream is the name by which the global log is shown to users.
+const AllStream = "$all"
+
+// Store is an event store. All methods are safe for concurrent use.
+type Store interface {
+	// Append records events at the end of stream if its current version
+	// satisfies expected. It is atomic: all events are recorded or none.
+	// The result is acknowledged only once the events are durable.
+	//
+	// If the events' IDs are already recorded at exactly the place this
+	// append would put them, Append writes nothing and returns the original
+	// result (idempotent retry). Errors: [*VersionError] (matches
+	// ErrWrongExpectedVersion), ErrDuplicateEventID, ErrInvalidArgument,
+	// ErrUnavailable, ErrClosed, or ctx's error if it ends first; in the
+	// last case the append may or may not have been recorded.
+	Append(ctx context.Context, stream string, expected ExpectedVersion, events ...EventData) (AppendResult, error)
+
+	// ReadStream returns up to limit events of stream with version ≥ from,
+	// in version order. A limit ≤ 0 means no limit. It returns ErrNotFound
+	// if the stream has no events at all.
+	ReadStream(ctx context.Context, stream string, from int64, limit int) ([]RecordedEvent, error)
+
+	// ReadAll returns up to limit events with position > after, in position
+	// order. A limit ≤ 0 means no limit. after 0 reads from the beginning.
+	ReadAll(ctx context.Context, after uint64, limit int) ([]RecordedEvent, error)
+
+	// Head returns the position of the last recorded event, 0 if none.
+	Head(ctx context.Context) (uint64, error)
+
+	// Subscribe calls handle with every event whose position is > after,
+	// in position order and in batches: first those already recorded
+	// (catch-up), then new ones as they are committed (live, pushed, not
+	// polled). Delivery is at-least-once across subscriptions: a subscriber
+	// resumes from the position it last saved.
+	//
+	// Subscribe blocks until ctx ends (it returns ctx.Err()), handle returns
+	// an error (returned unchanged), or the store fails or closes. handle is
+	// called from one goroutine at a time and must not keep the slice.
+	Subscribe(ctx context.Context, after uint64, handle func([]RecordedEvent) error) error
+
+	// Close releases the store. Appends in flight finish or fail with
+	// ErrClosed; subscriptions end with ErrClosed. Close is idempotent.
+	Close() error
+}
