@@ -1,0 +1,290 @@
+package domain
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Status is the lifecycle stage of an order. The empty Status means the
+// order does not exist.
+type Status string
+
+// Order statuses: placed → paid → shipped, and cancelled from placed or paid.
+const (
+	StatusPlaced    Status = "placed"
+	StatusPaid      Status = "paid"
+	StatusShipped   Status = "shipped"
+	StatusCancelled Status = "cancelled"
+)
+
+// Line is one SKU of an order, at a unit price in minor units.
+type Line struct {
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unit_price"`
+}
+
+// Order is the state of an order, rebuilt from its events by Fold. The zero
+// Order is an order that does not exist. Times are in UTC.
+type Order struct {
+	ID         string
+	CustomerID string
+	Status     Status
+	Currency   string
+	// Lines has one line per SKU, in the order they were added.
+	Lines       []Line
+	PlacedAt    time.Time
+	PaidAt      time.Time
+	ShippedAt   time.Time
+	CancelledAt time.Time
+	// CancelReason is the optional reason given on cancellation.
+	CancelReason string
+	// PaidAmount is the amount paid, equal to the total when paid.
+	PaidAmount int64
+	PaymentRef string
+	Carrier    string
+	Tracking   string
+	// RefundedAmount is the amount refunded on cancellation of a paid order.
+	RefundedAmount int64
+}
+
+// Total returns the sum of the order's lines, quantity times unit price, in
+// minor units. Decide refuses any command whose resulting total would not
+// fit in an int64.
+func (o Order) Total() int64 {
+	var sum int64
+	for _, l := range o.Lines {
+		sum += l.Quantity * l.UnitPrice
+	}
+	return sum
+}
+
+// Exists reports whether the order has been placed.
+func (o Order) Exists() bool { return o.Status != "" }
+
+// Fold returns the state of an order with the given events, oldest first.
+func Fold(events []Event) Order {
+	var o Order
+	for _, e := range events {
+		o = Evolve(o, e)
+	}
+	return o
+}
+
+// Evolve returns o with e applied. Events are facts: Evolve does not check
+// them. It leaves o unchanged for an event that is not an order event, such
+// as StockReceived, and never modifies o's Lines in place.
+func Evolve(o Order, e Event) Order {
+	switch e := e.(type) {
+	case OrderPlaced:
+		o.ID, o.CustomerID, o.Currency = e.OrderID, e.CustomerID, e.Currency
+		o.Lines = slices.Clone(e.Lines)
+		o.Status, o.PlacedAt = StatusPlaced, e.PlacedAt.UTC()
+	case OrderLineAdded:
+		o.Lines = slices.Clone(o.Lines)
+		if i := lineIndex(o.Lines, e.SKU); i >= 0 {
+			o.Lines[i].Quantity += e.Quantity
+		} else {
+			o.Lines = append(o.Lines, Line{SKU: e.SKU, Quantity: e.Quantity, UnitPrice: e.UnitPrice})
+		}
+	case OrderLineRemoved:
+		o.Lines = slices.DeleteFunc(slices.Clone(o.Lines), func(l Line) bool { return l.SKU == e.SKU })
+	case OrderPaid:
+		o.Status, o.PaidAmount, o.PaymentRef, o.PaidAt = StatusPaid, e.Amount, e.PaymentRef, e.PaidAt.UTC()
+	case OrderShipped:
+		o.Status, o.Carrier, o.Tracking, o.ShippedAt = StatusShipped, e.Carrier, e.Tracking, e.ShippedAt.UTC()
+	case OrderCancelled:
+		o.Status, o.CancelReason, o.RefundedAmount, o.CancelledAt = StatusCancelled, e.Reason, e.RefundedAmount, e.CancelledAt.UTC()
+	}
+	return o
+}
+
+// Decide returns the events that carry out cmd on order o at time now
+// (stored in UTC), or the reason it cannot: a *ValidationError (ErrInvalid),
+// ErrOrderNotFound, ErrOrderExists or a *StateError (ErrNotAllowed). See the
+// package documentation for the order of the checks. Decide does not modify o.
+func Decide(o Order, cmd Command, now time.Time) ([]Event, error) {
+	now = now.UTC()
+	switch c := cmd.(type) {
+	case PlaceOrder:
+		return decidePlace(o, c, now)
+	case AddLine:
+		return decideAddLine(o, c)
+	case RemoveLine:
+		return decideRemoveLine(o, c)
+	case Pay:
+		return decidePay(o, c, now)
+	case Ship:
+		return decideShip(o, c, now)
+	case Cancel:
+		return decideCancel(o, c, now)
+	}
+	return nil, invalid("command", fmt.Sprintf("%T is not an order command", cmd))
+}
+
+func decidePlace(o Order, c PlaceOrder, now time.Time) ([]Event, error) {
+	if err := checkPlaceOrder(c); err != nil {
+		return nil, err
+	}
+	if o.Exists() {
+		return nil, ErrOrderExists
+	}
+	return []Event{OrderPlaced{
+		OrderID:    c.ID,
+		CustomerID: c.CustomerID,
+		Currency:   c.Currency,
+		Lines:      slices.Clone(c.Lines),
+		PlacedAt:   now,
+	}}, nil
+}
+
+func checkPlaceOrder(c PlaceOrder) error {
+	if err := checkID("id", c.ID); err != nil {
+		return err
+	}
+	if err := checkID("customer_id", c.CustomerID); err != nil {
+		return err
+	}
+	if err := checkCurrency("currency", c.Currency); err != nil {
+		return err
+	}
+	switch {
+	case len(c.Lines) == 0:
+		return invalid("lines", "must have at least one line")
+	case len(c.Lines) > MaxLines:
+		return invalid("lines", fmt.Sprintf("must have at most %d lines", MaxLines))
+	}
+	for i, l := range c.Lines {
+		prefix := fmt.Sprintf("lines[%d].", i)
+		if err := checkLine(prefix, l); err != nil {
+			return err
+		}
+		if lineIndex(c.Lines[:i], l.SKU) >= 0 {
+			return invalid(prefix+"sku", "appears in more than one line")
+		}
+	}
+	if _, ok := checkedTotal(c.Lines); !ok {
+		return invalid("lines", "the order total is too large")
+	}
+	return nil
+}
+
+func decideAddLine(o Order, c AddLine) ([]Event, error) {
+	if err := checkLine("", Line(c)); err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, c, StatusPlaced); err != nil {
+		return nil, err
+	}
+	if i := lineIndex(o.Lines, c.SKU); i >= 0 {
+		l := o.Lines[i]
+		if l.UnitPrice != c.UnitPrice {
+			return nil, invalid("unit_price", fmt.Sprintf("differs from the unit price %d of %s in the order", l.UnitPrice, c.SKU))
+		}
+		if l.Quantity > MaxQuantity-c.Quantity {
+			return nil, invalid("quantity", fmt.Sprintf("would bring %s to more than %d", c.SKU, MaxQuantity))
+		}
+	} else if len(o.Lines) >= MaxLines {
+		return nil, invalid("lines", fmt.Sprintf("the order already has %d lines", MaxLines))
+	}
+	e := OrderLineAdded(c)
+	if _, ok := checkedTotal(Evolve(o, e).Lines); !ok {
+		return nil, invalid("quantity", "would make the order total too large")
+	}
+	return []Event{e}, nil
+}
+
+func decideRemoveLine(o Order, c RemoveLine) ([]Event, error) {
+	if err := checkID("sku", c.SKU); err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, c, StatusPlaced); err != nil {
+		return nil, err
+	}
+	if lineIndex(o.Lines, c.SKU) < 0 {
+		return nil, invalid("sku", c.SKU+" is not in the order")
+	}
+	if len(o.Lines) == 1 {
+		return nil, &StateError{Status: o.Status, Command: c.CommandName(), Reason: "it is the only line; cancel the order instead"}
+	}
+	return []Event{OrderLineRemoved(c)}, nil
+}
+
+func decidePay(o Order, c Pay, now time.Time) ([]Event, error) {
+	if c.Amount < 0 {
+		return nil, invalid("amount", "must not be negative")
+	}
+	if err := checkLabel("payment_ref", c.PaymentRef); err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, c, StatusPlaced); err != nil {
+		return nil, err
+	}
+	if total, ok := checkedTotal(o.Lines); !ok || c.Amount != total {
+		return nil, invalid("amount", fmt.Sprintf("must equal the order total %d", total))
+	}
+	return []Event{OrderPaid{Amount: c.Amount, PaymentRef: c.PaymentRef, PaidAt: now}}, nil
+}
+
+func decideShip(o Order, c Ship, now time.Time) ([]Event, error) {
+	if err := checkLabel("carrier", c.Carrier); err != nil {
+		return nil, err
+	}
+	if err := checkLabel("tracking", c.Tracking); err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, c, StatusPaid); err != nil {
+		return nil, err
+	}
+	return []Event{OrderShipped{Carrier: c.Carrier, Tracking: c.Tracking, ShippedAt: now}}, nil
+}
+
+func decideCancel(o Order, c Cancel, now time.Time) ([]Event, error) {
+	if err := checkReason(c.Reason); err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, c, StatusPlaced, StatusPaid); err != nil {
+		return nil, err
+	}
+	var refund int64
+	if o.Status == StatusPaid {
+		refund = o.PaidAmount
+	}
+	return []Event{OrderCancelled{Reason: c.Reason, RefundedAmount: refund, CancelledAt: now}}, nil
+}
+
+// requireStatus returns ErrOrderNotFound if o does not exist, or a
+// *StateError if its status is not one of allowed.
+func requireStatus(o Order, c Command, allowed ...Status) error {
+	if !o.Exists() {
+		return ErrOrderNotFound
+	}
+	if !slices.Contains(allowed, o.Status) {
+		return &StateError{Status: o.Status, Command: c.CommandName()}
+	}
+	return nil
+}
+
+func lineIndex(lines []Line, sku string) int {
+	return slices.IndexFunc(lines, func(l Line) bool { return l.SKU == sku })
+}
+
+// checkedTotal returns the sum of lines and false if it, or a line's
+// subtotal, overflows an int64. With the limits on lines only the sum can:
+// 100 × MaxQuantity × MaxUnitPrice is 10^19.
+func checkedTotal(lines []Line) (int64, bool) {
+	var sum int64
+	for _, l := range lines {
+		if l.Quantity < 0 || l.UnitPrice < 0 || l.Quantity != 0 && l.UnitPrice > math.MaxInt64/l.Quantity {
+			return 0, false
+		}
+		sub := l.Quantity * l.UnitPrice
+		if sum > math.MaxInt64-sub {
+			return 0, false
+		}
+		sum += sub
+	}
+	return sum, true
+}
