@@ -11,9 +11,12 @@ type Store interface {
 	// satisfies expected. It is atomic: all events are recorded or none.
 	// The result is acknowledged only once the events are durable.
 	//
-	// If the events' IDs are already recorded at exactly the place this
-	// append would put them, Append writes nothing and returns the original
-	// result (idempotent retry). Errors: [*VersionError] (matches
+	// A retry is recognised by event IDs and writes nothing: Append returns
+	// the original result if, for an exact or NoStream expected version, the
+	// events are recorded right after that version, or, for Any and
+	// StreamExists, anywhere in the stream in the same order. (Appending
+	// recorded IDs at the stream's current exact version is not recognised;
+	// callers that retry decisions check the events they loaded.) Errors: [*VersionError] (matches
 	// ErrWrongExpectedVersion), ErrDuplicateEventID, ErrInvalidArgument,
 	// ErrUnavailable, ErrClosed, or ctx's error if it ends first; in the
 	// last case the append may or may not have been recorded.

@@ -1,14 +1,13 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-
-	"github.com/orderstore/orderstore/eventstore"
+		"github.com/orderstore/orderstore/eventstore"
 )
 
 type appendRequest struct {
@@ -188,27 +187,34 @@ func isRequestError(err error) bool {
 
 // writer holds the statements of one transaction.
 type writer struct {
-	version, byID, insert *sql.Stmt
+	version, idAt, findID, insert *sql.Stmt
 }
 
-func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
+func prepareWriter(ctx context.Context, tx *sql.Tx) (_ *writer, err error) {
 	var w writer
-	var err error
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, w.close())
+		}
+	}()
 	if w.version, err = tx.PrepareContext(ctx, `SELECT version FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`); err != nil {
 		return nil, err
 	}
-	if w.byID, err = tx.PrepareContext(ctx, `SELECT stream, version, position FROM events WHERE id = ?`); err != nil {
-		return nil, errors.Join(err, w.close())
+	if w.idAt, err = tx.PrepareContext(ctx, `SELECT id, position FROM events WHERE stream = ? AND version = ?`); err != nil {
+		return nil, err
+	}
+	if w.findID, err = tx.PrepareContext(ctx, `SELECT version FROM events WHERE stream = ? AND id = ? LIMIT 1`); err != nil {
+		return nil, err
 	}
 	if w.insert, err = tx.PrepareContext(ctx, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		return nil, errors.Join(err, w.close())
+		return nil, err
 	}
 	return &w, nil
 }
 
 func (w *writer) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.version, w.byID, w.insert} {
+	for _, st := range []*sql.Stmt{w.version, w.idAt, w.findID, w.insert} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -218,16 +224,23 @@ func (w *writer) close() error {
 
 // apply checks one request against the transaction's view and inserts its
 // events at positions after head. It returns how many events it inserted.
+//
+// Idempotency: an exact or NoStream append whose stream has moved past the
+// expected version is a retry if its events sit right after that version;
+// an Any or StreamExists append is a retry if its first event is anywhere in
+// the stream (followed by the others). Both checks read the stream's own
+// index, so they hold for the store's whole history, across restarts.
 func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now int64) (eventstore.AppendResult, int, error) {
 	actual := eventstore.NoVersion
 	err := w.version.QueryRowContext(ctx, req.stream).Scan(&actual)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return eventstore.AppendResult{}, 0, unavailable("read stream version", err)
 	}
-
-	res, repeat, err := w.repeated(ctx, req)
-	if err != nil || repeat {
-		return res, 0, err
+	if actual != eventstore.NoVersion {
+		res, repeat, err := w.repeated(ctx, req, actual)
+		if err != nil || repeat {
+			return res, 0, err
+		}
 	}
 	if !req.expected.Matches(actual) {
 		return eventstore.AppendResult{}, 0, &eventstore.VersionError{Stream: req.stream, Expected: req.expected, Actual: actual}
@@ -246,77 +259,54 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now
 	return eventstore.AppendResult{Version: actual + int64(n), Position: head + uint64(n)}, n, nil
 }
 
-// repeated reports whether req's events are already recorded, in order, as
-// consecutive events of its stream at a place req's expected version allows.
-// Then the append is an idempotent retry and res is the original result. Any
-// other reuse of a recorded ID is ErrDuplicateEventID.
-func (w *writer) repeated(ctx context.Context, req *appendRequest) (res eventstore.AppendResult, repeat bool, err error) {
-	first, found, err := w.lookup(ctx, req.events[0].ID)
-	if err != nil {
-		return res, false, err
-	}
-	if !found {
-		for _, e := range req.events[1:] {
-			loc, found, err := w.lookup(ctx, e.ID)
-			if err != nil {
-				return res, false, err
-			}
-			if found {
-				return res, false, duplicate(req.stream, e.ID, loc)
-			}
+// repeated reports whether req is a retry of an append already recorded in
+// its stream, whose last version is actual; then res is the original result.
+func (w *writer) repeated(ctx context.Context, req *appendRequest, actual int64) (res eventstore.AppendResult, repeat bool, err error) {
+	var first int64
+	switch req.expected {
+	case eventstore.Any, eventstore.StreamExists:
+		err := w.findID.QueryRowContext(ctx, req.stream, req.events[0].ID[:]).Scan(&first)
+		if errors.Is(err, sql.ErrNoRows) {
+			return res, false, nil
 		}
-		return res, false, nil
-	}
-	if first.stream != req.stream || !repeatAllowed(req.expected, first.version) {
-		return res, false, duplicate(req.stream, req.events[0].ID, first)
-	}
-	last := first
-	for i, e := range req.events[1:] {
-		loc, found, err := w.lookup(ctx, e.ID)
 		if err != nil {
-			return res, false, err
+			return res, false, unavailable("look up event ID", err)
 		}
-		if !found || loc.stream != req.stream || loc.version != first.version+int64(i)+1 {
-			return res, false, fmt.Errorf("append %s: %w: event %s was recorded as version %d, but event %s is not recorded right after it",
-				req.stream, eventstore.ErrDuplicateEventID, req.events[0].ID, first.version, e.ID)
-		}
-		last = loc
-	}
-	return eventstore.AppendResult{Version: last.version, Position: last.position}, true, nil
-}
-
-type location struct {
-	stream   string
-	version  int64
-	position uint64
-}
-
-func (w *writer) lookup(ctx context.Context, id uuid.UUID) (loc location, found bool, err error) {
-	err = w.byID.QueryRowContext(ctx, id[:]).Scan(&loc.stream, &loc.version, &loc.position)
-	if errors.Is(err, sql.ErrNoRows) {
-		return loc, false, nil
-	}
-	if err != nil {
-		return loc, false, unavailable("look up event ID", err)
-	}
-	return loc, true, nil
-}
-
-func duplicate(stream string, id uuid.UUID, loc location) error {
-	return fmt.Errorf("append %s: %w: event %s is recorded as version %d of %s",
-		stream, eventstore.ErrDuplicateEventID, id, loc.version, loc.stream)
-}
-
-// repeatAllowed reports whether an append with expected version e could have
-// put its first event at version v.
-func repeatAllowed(e eventstore.ExpectedVersion, v int64) bool {
-	switch e {
-	case eventstore.Any:
-		return true
 	case eventstore.NoStream:
-		return v == 0
-	case eventstore.StreamExists:
-		return v > 0
+		first = 0
+	default:
+		if req.expected.Matches(actual) {
+			return res, false, nil // the stream is where the caller saw it: a new append
+		}
+		first = int64(req.expected) + 1
 	}
-	return v == int64(e)+1
+	last := first + int64(len(req.events)) - 1
+	if first > actual || last > actual {
+		return res, false, w.notRepeat(req, first, actual)
+	}
+	for i, e := range req.events {
+		var id []byte
+		var position uint64
+		if err := w.idAt.QueryRowContext(ctx, req.stream, first+int64(i)).Scan(&id, &position); err != nil {
+			return res, false, unavailable("read recorded event", err)
+		}
+		if !bytes.Equal(id, e.ID[:]) {
+			if i == 0 {
+				return res, false, w.notRepeat(req, first, actual)
+			}
+			return res, false, fmt.Errorf("append %s: %w: event %s is recorded at version %d but event %s does not follow it",
+				req.stream, eventstore.ErrDuplicateEventID, req.events[0].ID, first, e.ID)
+		}
+		res = eventstore.AppendResult{Version: first + int64(i), Position: position}
+	}
+	return res, true, nil
+}
+
+// notRepeat is the error for an append that is neither new nor a retry.
+func (w *writer) notRepeat(req *appendRequest, first, actual int64) error {
+	if req.expected == eventstore.Any || req.expected == eventstore.StreamExists {
+		return fmt.Errorf("append %s: %w: event %s is recorded at version %d, but the events after it differ",
+			req.stream, eventstore.ErrDuplicateEventID, req.events[0].ID, first)
+	}
+	return &eventstore.VersionError{Stream: req.stream, Expected: req.expected, Actual: actual}
 }

@@ -5,8 +5,9 @@
 //
 // Events live in a SQLite database (modernc.org/sqlite, pure Go) in
 // write-ahead-log mode with synchronous=FULL, so a commit is fsynced before
-// it is acknowledged. Positions are SQLite row IDs assigned by the store, and
-// the event ID is a unique key, which makes idempotent appends durable.
+// it is acknowledged. Positions are SQLite row IDs assigned by the store.
+// Idempotent retries are recognised from the stream's own index (see
+// Append), so they hold durably, not just within a cache window.
 //
 // # Group commit
 //

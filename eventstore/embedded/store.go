@@ -56,6 +56,8 @@ type Store struct {
 	lock    *os.File
 	writeDB *sql.DB // one connection, used only by the writer goroutine
 	readDB  *sql.DB
+	stmts   stmtCache    // prepared statements of readDB's connections
+	readMu  sync.RWMutex // held shared by reads, exclusively by Close
 
 	reqs       chan *appendRequest
 	maxBatch   int
@@ -125,7 +127,7 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	if err := checkForeign(path); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)"
 	if s.writeDB, err = sql.Open("sqlite", path+pragmas+"&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -226,7 +228,6 @@ CREATE TABLE events (
 	recorded_at INTEGER NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
-CREATE UNIQUE INDEX events_id ON events (id);
 PRAGMA application_id = %d;
 PRAGMA user_version = %d;
 COMMIT;`, applicationID, schemaVersion))
@@ -294,7 +295,9 @@ func (s *Store) Close() error {
 func (s *Store) closeFiles() error {
 	var errs []error
 	if s.readDB != nil {
-		errs = append(errs, s.readDB.Close())
+		s.readMu.Lock()
+		errs = append(errs, s.stmts.close(), s.readDB.Close())
+		s.readMu.Unlock()
 	}
 	if s.writeDB != nil {
 		errs = append(errs, s.writeDB.Close())

@@ -15,6 +15,5 @@ func TestStore_Conformance(t *testing.T) {
 			return func() (eventstore.Store, error) { return embedded.Open(dir, embedded.Options{}) }
 		},
 		DensePositions: true,
-		GlobalEventIDs: true,
 	})
 }

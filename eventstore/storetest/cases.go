@@ -174,12 +174,22 @@ func testIdempotent(t *testing.T, h Harness) {
 	if n := len(e.readOurs(0)); h.DensePositions && n != 4 {
 		t.Fatalf("$all has %d events after repeats, want 4", n)
 	}
-	// The same IDs at another place of the same stream are refused.
-	if _, err := e.store.Append(e.ctx(), stream, eventstore.Exact(r2.Version), first...); err == nil {
-		t.Fatalf("re-appending recorded events at a new version succeeded")
+	// The same IDs claimed at another place of the stream are refused.
+	if _, err := e.store.Append(e.ctx(), stream, eventstore.Exact(0), first...); !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+		t.Fatalf("re-appending recorded events after version 0: err = %v, want ErrWrongExpectedVersion", err)
+	}
+	if _, err := e.store.Append(e.ctx(), stream, eventstore.Any, first[1], first[0]); err == nil {
+		t.Fatalf("re-appending recorded events in another order succeeded")
 	}
 	if n := len(e.mustRead(stream)); n != 4 {
-		t.Fatalf("stream has %d events after a refused repeat, want 4", n)
+		t.Fatalf("stream has %d events after refused repeats, want 4", n)
+	}
+	// Any and StreamExists recognise a retry wherever it landed.
+	if again := e.mustAppend(stream, eventstore.Any, second...); again != r2 {
+		t.Fatalf("repeat with Any returned %+v, want the original %+v", again, r2)
+	}
+	if again := e.mustAppend(stream, eventstore.StreamExists, first...); again != r1 {
+		t.Fatalf("repeat with StreamExists returned %+v, want the original %+v", again, r1)
 	}
 	if h.GlobalEventIDs {
 		_, err := e.store.Append(e.ctx(), e.stream("other"), eventstore.Any, first[0])

@@ -1,0 +1,30 @@
+// Package kurrentdb is the event store backed by a KurrentDB (EventStoreDB)
+// node or cluster, through github.com/EventStore/EventStore-Client-Go/v4. It
+// is the only package of orderstore that imports that client, and no type of
+// the client leaves it: errors come back as the port's errors with the
+// client's text.
+//
+// # Mapping
+//
+// Stream versions are KurrentDB stream revisions. The global position of an
+// event is its KurrentDB commit position: positions increase in commit order
+// but are not dense, and $all also holds other writers' events. System events
+// (an event type or stream name starting with '$') are never returned: reads
+// skip them and subscriptions filter them out on the server. Appends always
+// send the caller's event IDs, so the server's per-stream deduplication makes
+// a retried append with the same IDs and expected version a no-op.
+//
+// # Connection
+//
+// Open takes a connection string, esdb://host:2113?tls=false for one node or
+// esdb+discover://name:2113 for a cluster, and does no I/O: the service can
+// start while the server is down and report not-ready through Ping.
+//
+// The client has two traps that this package works around. A failed node
+// discovery kills a client for good, so a client that reports the connection
+// closed or unavailable is replaced by a new one, with backoff between
+// attempts. Callers that arrive while a discovery is failing hang forever and
+// ignore their context, so until a client has reached the server its calls
+// run one at a time, and every call runs in a goroutine of its own so that
+// the caller returns when its context ends, whatever the client does.
+package kurrentdb

@@ -1,0 +1,93 @@
+package kurrentdb
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+
+	"github.com/orderstore/orderstore/eventstore"
+)
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Options tune a Store. The zero value is ready to use.
+type Options struct {
+	// Logger receives lifecycle messages and, at debug level, the client's
+	// own; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is the KurrentDB event store. Open it with Open; it is safe for
+// concurrent use.
+type Store struct {
+	conn   *conn
+	logger *slog.Logger
+}
+
+// Open validates connString and prepares a store on it. It does no I/O, so
+// it succeeds while the server is down (the first call connects, and Ping
+// reports the server's state); it fails with ErrInvalidConnString when the
+// string is malformed or uses a scheme other than esdb:// and
+// esdb+discover://. ctx is only checked: nothing outlives Open on it.
+func Open(ctx context.Context, connString string, opts Options) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	logger = logger.With("component", "kurrentdb")
+	cfg, err := parseConnString(connString, logger)
+	if err != nil {
+		return nil, err
+	}
+	target := cfg.Address
+	if len(cfg.GossipSeeds) > 0 {
+		seeds := make([]string, len(cfg.GossipSeeds))
+		for i, seed := range cfg.GossipSeeds {
+			seeds[i] = seed.String()
+		}
+		target = strings.Join(seeds, ",")
+	}
+	logger.Info("event store open", "target", target, "tls", !cfg.DisableTLS, "discover", cfg.DnsDiscover)
+	return &Store{conn: newConn(cfg, logger), logger: logger}, nil
+}
+
+// Ping reads the last event of $all: it returns nil when the server answers,
+// an error matching ErrUnavailable when it cannot be reached, ErrClosed after
+// Close, or ctx's error if ctx ends first.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.conn.do(ctx, func(c *esdb.Client) error {
+		rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+		if err != nil {
+			return err
+		}
+		_, err = each(rs, func(*esdb.RecordedEvent) bool { return false })
+		return err
+	})
+	return s.fail(ctx, "ping", err)
+}
+
+// Close makes every later call fail with ErrClosed and ends running
+// subscriptions with ErrClosed. Calls in flight finish; the client closes
+// after the last one. Close is idempotent and always returns nil.
+func (s *Store) Close() error {
+	s.conn.close()
+	return nil
+}
+
+// fail reports err of operation op in the port's terms; ctx's end takes
+// precedence, as the client turns cancellation into an unknown error.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	return translate(op, err)
+}
