@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-		"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/eventstore"
 )
 
 type appendRequest struct {
