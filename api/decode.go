@@ -1,0 +1,151 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// body is a request body read in full, with its fingerprint for
+// idempotency.
+type body struct {
+	raw         []byte
+	fingerprint string
+}
+
+// readBody reads the body (bounded) after checking its content type.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+			return body{}, &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+				detail: "the request body must be JSON (Content-Type: application/json), not " + ct}
+		}
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return body{}, err
+		}
+		return body{}, badRequest("unreadable_body", "could not read the request body: "+err.Error())
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+	h.Write(raw)
+	return body{raw: raw, fingerprint: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// decodeJSON decodes one JSON object into v, strictly: unknown fields,
+// wrong types, trailing data and invalid UTF-8 are 400s.
+func decodeJSON(raw []byte, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return badRequest("malformed_json", "the request body is empty; a JSON object is required")
+	}
+	if !utf8.Valid(raw) {
+		return badRequest("malformed_json", "the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var (
+			se *json.SyntaxError
+			te *json.UnmarshalTypeError
+		)
+		switch {
+		case errors.As(err, &se):
+			return badRequest("malformed_json", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error()))
+		case errors.As(err, &te):
+			field := te.Field
+			if field == "" {
+				return badRequest("malformed_json", "the request body must be a JSON object, not "+te.Value)
+			}
+			return &requestError{status: http.StatusBadRequest, code: "wrong_type", field: field,
+				detail: fmt.Sprintf("field %q must be %s, not %s", field, jsonKind(te.Type.Kind().String()), te.Value)}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return badRequest("malformed_json", "the JSON body ends too early")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+			return &requestError{status: http.StatusBadRequest, code: "unknown_field", field: strings.Trim(name, `"`),
+				detail: "unknown field " + name}
+		}
+		return badRequest("malformed_json", "malformed JSON: "+err.Error())
+	}
+	if dec.More() {
+		return badRequest("malformed_json", "unexpected data after the JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("malformed_json", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int64", "int32", "uint64":
+		return "an integer"
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "struct":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// queryInt parses an optional integer query parameter within [lo, hi].
+func queryInt(r *http.Request, name string, def, lo, hi int64) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, &requestError{status: http.StatusBadRequest, code: "invalid_query", field: name,
+			detail: fmt.Sprintf("query parameter %s must be an integer from %d to %d, not %q", name, lo, hi, v)}
+	}
+	return n, nil
+}
+
+// idempotencyKey reads the Idempotency-Key header: 1–255 visible ASCII.
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get(headerIdempotencyKey)
+	if key == "" {
+		return "", nil
+	}
+	if len(key) > 255 || strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return "", &requestError{status: http.StatusBadRequest, code: "invalid_header", field: headerIdempotencyKey,
+			detail: "Idempotency-Key must be 1 to 255 visible ASCII characters"}
+	}
+	return key, nil
+}
+
+// ifMatch reads If-Match as a version: `"3"` (our ETags) or `*`.
+func ifMatch(r *http.Request) (*int64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return nil, nil
+	}
+	unq, ok := strings.CutPrefix(v, `"`)
+	if ok {
+		unq, ok = strings.CutSuffix(unq, `"`)
+	}
+	n, err := strconv.ParseInt(unq, 10, 64)
+	if !ok || err != nil || n < 0 {
+		return nil, &requestError{status: http.StatusBadRequest, code: "invalid_header", field: "If-Match",
+			detail: `If-Match must be an ETag of this API, e.g. "3", not ` + v}
+	}
+	return &n, nil
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/orders"
+)
+
+// Problem is an RFC 9457 problem details object. Code is a stable,
+// machine-readable name for the kind of problem; the other extension
+// members appear when they apply.
+type Problem struct {
+	Type          string `json:"type"`
+	Title         string `json:"title"`
+	Status        int    `json:"status"`
+	Detail        string `json:"detail,omitempty"`
+	Instance      string `json:"instance,omitempty"`
+	Code          string `json:"code"`
+	Field         string `json:"field,omitempty"`
+	Version       *int64 `json:"current_version,omitempty"`
+	Position      *uint64 `json:"position,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+}
+
+// requestError is a problem found in the request itself, before any
+// command ran.
+type requestError struct {
+	status int
+	code   string
+	detail string
+	field  string
+}
+
+func (e *requestError) Error() string { return e.detail }
+
+func badRequest(code, detail string) error {
+	return &requestError{status: http.StatusBadRequest, code: code, detail: detail}
+}
+
+// problemFor maps an error to its problem. Server-side failures keep their
+// details out of the body; they are logged instead.
+func problemFor(err error) Problem {
+	var (
+		re  *requestError
+		ve  *domain.ValidationError
+		vm  *orders.VersionMismatchError
+		mbe *http.MaxBytesError
+		we  *waitError
+	)
+	switch {
+	case errors.As(err, &re):
+		return Problem{Status: re.status, Code: re.code, Detail: re.detail, Field: re.field}
+	case errors.As(err, &mbe):
+		return Problem{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Detail: "the request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+	case errors.As(err, &ve):
+		return Problem{Status: http.StatusUnprocessableEntity, Code: "invalid_value", Detail: ve.Error(), Field: ve.Field}
+	case errors.Is(err, orders.ErrIdempotencyKeyReused):
+		return Problem{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
+			Detail: "this Idempotency-Key was used for a different request; use a new key for a new request"}
+	case errors.As(err, &vm):
+		return Problem{Status: http.StatusPreconditionFailed, Code: "version_mismatch",
+			Detail: "If-Match names version " + strconv.FormatInt(vm.Expected, 10) + " but the order is at version " +
+				strconv.FormatInt(vm.Actual, 10) + "; reload it and decide again", Version: &vm.Actual}
+	case errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, orders.ErrVersionNotFound), errors.Is(err, errNotFound):
+		return Problem{Status: http.StatusNotFound, Code: "not_found", Detail: err.Error()}
+	case errors.Is(err, domain.ErrOrderExists):
+		return Problem{Status: http.StatusConflict, Code: "order_exists", Detail: err.Error()}
+	case errors.Is(err, domain.ErrNotAllowed):
+		return Problem{Status: http.StatusConflict, Code: "not_allowed", Detail: err.Error()}
+	case errors.Is(err, orders.ErrConflict):
+		return Problem{Status: http.StatusConflict, Code: "concurrent_update",
+			Detail: "the order kept changing under concurrent writers; retry the request"}
+	case errors.As(err, &we):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: we.Error(), Position: &we.position}
+	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
+			Detail: "the event store is unavailable; nothing was written, retry later"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "timeout", Detail: "the request timed out; it may or may not have been applied"}
+	}
+	return Problem{Status: http.StatusInternalServerError, Code: "internal", Detail: "an internal error occurred; it has been logged"}
+}
+
+// writeProblem answers with p, filling in the defaults.
+func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	p.Instance = r.URL.Path
+	p.CorrelationID = w.Header().Get(headerCorrelationID)
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Del("ETag")
+	if p.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p) //nolint:errcheck // the client may have gone; nothing to do
+}

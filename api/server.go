@@ -1,0 +1,250 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/orders"
+)
+
+const (
+	headerCorrelationID  = "X-Correlation-ID"
+	headerPosition       = "X-Position"
+	headerIdempotencyKey = "Idempotency-Key"
+
+	// DefaultMaxBodyBytes bounds request bodies (413 beyond).
+	DefaultMaxBodyBytes = 1 << 20
+
+	logKeyMethod      = "method"
+	logKeyRoute       = "route"
+	logKeyStatus      = "status"
+	logKeyDuration    = "duration"
+	logKeyCorrelation = "correlation_id"
+	logKeyErr         = "err"
+)
+
+// Config wires a Server.
+type Config struct {
+	// Store is the event store; required.
+	Store eventstore.Store
+	// Orders executes commands; required.
+	Orders *orders.Service
+	// ReadModels serves the stock, analytics and projection routes; when
+	// nil those routes answer 503.
+	ReadModels ReadModels
+	// Logger receives request logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the HTTP metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Gatherer serves GET /metrics; nil serves an empty set.
+	Gatherer prometheus.Gatherer
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// WaitTimeout bounds min_position waits; 0 means 5 s.
+	WaitTimeout time.Duration
+}
+
+// Server is the HTTP API. Build it with New and serve Handler.
+type Server struct {
+	cfg     Config
+	logger  *slog.Logger
+	router  *mux.Router
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds the API's routes over cfg.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = 5 * time.Second
+	}
+	s := &Server{cfg: cfg, logger: cfg.Logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.metrics = newMetrics(cfg.Registerer)
+	s.router = s.routes()
+	s.handler = s.observe(s.router)
+	return s
+}
+
+// Handler returns the API's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics returns the hook the orders service calls after each append.
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter()
+	r.Use(s.markRoute)
+
+	r.HandleFunc("/orders", s.placeOrder).Methods(http.MethodPost)
+	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
+	r.HandleFunc("/orders/{id}/events", s.getOrderEvents).Methods(http.MethodGet)
+	r.HandleFunc("/orders/{id}/lines", s.addLine).Methods(http.MethodPost)
+	r.HandleFunc("/orders/{id}/lines/{sku}", s.removeLine).Methods(http.MethodDelete)
+	r.HandleFunc("/orders/{id}/payment", s.pay).Methods(http.MethodPost)
+	r.HandleFunc("/orders/{id}/shipment", s.ship).Methods(http.MethodPost)
+	r.HandleFunc("/orders/{id}/cancellation", s.cancel).Methods(http.MethodPost)
+	r.HandleFunc("/stock/{sku}/receipts", s.receiveStock).Methods(http.MethodPost)
+	r.HandleFunc("/stock", s.listStock).Methods(http.MethodGet)
+	r.HandleFunc("/stock/{sku}", s.getStock).Methods(http.MethodGet)
+	r.HandleFunc("/analytics", s.getAnalytics).Methods(http.MethodGet)
+	r.HandleFunc("/events", s.getEvents).Methods(http.MethodGet)
+	r.HandleFunc("/projections", s.getProjections).Methods(http.MethodGet)
+	r.HandleFunc("/projections/{name}/rebuild", s.rebuildProjection).Methods(http.MethodPost)
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
+	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
+
+	notAllowed := func(w http.ResponseWriter, req *http.Request) {
+		allow := allowedMethods(r, req)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, req, Problem{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+			Detail: req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allow, ", ")})
+	}
+	r.MethodNotAllowedHandler = http.HandlerFunc(notAllowed)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if len(allowedMethods(r, req)) > 0 {
+			notAllowed(w, req)
+			return
+		}
+		writeProblem(w, req, Problem{Status: http.StatusNotFound, Code: "no_route", Detail: "no route for " + req.URL.Path})
+	})
+	return r
+}
+
+// allowedMethods re-runs routing with other methods, for 405's Allow.
+func allowedMethods(root *mux.Router, req *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		c := req.Clone(req.Context())
+		c.Method = m
+		var rm mux.RouteMatch
+		if root.Match(c, &rm) && rm.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+type ctxKey int
+
+const (
+	keyRequestInfo ctxKey = iota
+)
+
+// requestInfo travels in the request context so that the outer middleware
+// learns the matched route and the correlation ID.
+type requestInfo struct {
+	route         string
+	correlationID string
+	err           error // a server-side error to log with the request
+}
+
+func info(ctx context.Context) *requestInfo {
+	if ri, ok := ctx.Value(keyRequestInfo).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{}
+}
+
+// markRoute runs inside mux for matched routes and records the template.
+func (s *Server) markRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if route := mux.CurrentRoute(r); route != nil {
+			if tpl, err := route.GetPathTemplate(); err == nil {
+				info(r.Context()).route = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// observe wraps every request: correlation ID, panic guard, metrics, log.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &requestInfo{route: "unmatched", correlationID: correlationID(r)}
+		w.Header().Set(headerCorrelationID, ri.correlationID)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(context.WithValue(r.Context(), keyRequestInfo, ri))
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel value, not an error chain
+					panic(v)
+				}
+				ri.err = errors.New("panic in handler")
+				s.logger.Error("panic in handler", logKeyRoute, ri.route, "panic", v)
+				if !rec.wrote {
+					writeProblem(rec, r, problemFor(ri.err))
+				}
+			}
+			d := time.Since(start)
+			s.metrics.observe(r.Method, ri.route, rec.status, d)
+			attrs := []any{logKeyMethod, r.Method, logKeyRoute, ri.route, logKeyStatus, rec.status,
+				logKeyDuration, d, logKeyCorrelation, ri.correlationID}
+			switch {
+			case ri.err != nil:
+				s.logger.Error("request failed", append(attrs, logKeyErr, ri.err)...)
+			default:
+				s.logger.Info("request", attrs...)
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// correlationID takes the client's X-Correlation-ID if it is a sane token,
+// else makes one.
+func correlationID(r *http.Request) string {
+	id := r.Header.Get(headerCorrelationID)
+	if id == "" || len(id) > 128 || strings.IndexFunc(id, func(c rune) bool {
+		return c > unicode.MaxASCII || !unicode.IsPrint(c) || c == ' '
+	}) >= 0 {
+		return uuid.NewString()
+	}
+	return id
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// fail answers err as a problem; server-side errors are kept for the log.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err)
+	if p.Status >= 500 {
+		info(r.Context()).err = err
+	}
+	writeProblem(w, r, p)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// common holds the flags every command shares.
+type common struct {
+	data      string
+	store     string
+	logFormat string
+	logLevel  string
+}
+
+// register defines the shared flags with their environment fallbacks.
+func (c *common) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&c.data, "data", envOr(getenv, "ORDERSTORE_DATA", "./data"),
+		"data directory: the embedded event store and the read models (env ORDERSTORE_DATA)")
+	fs.StringVar(&c.store, "store", envOr(getenv, "ORDERSTORE_STORE", "embedded"),
+		"event store: \"embedded\" (in --data) or a KurrentDB connection string,\n"+
+			"esdb://host:2113?tls=false or esdb+discover://host:2113 (env ORDERSTORE_STORE)")
+	fs.StringVar(&c.logFormat, "log-format", envOr(getenv, "ORDERSTORE_LOG_FORMAT", "text"), "log format: text or json (env ORDERSTORE_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "ORDERSTORE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env ORDERSTORE_LOG_LEVEL)")
+}
+
+func (c *common) validate() error {
+	if c.data == "" {
+		return errors.New("--data must not be empty")
+	}
+	if c.store != "embedded" && !strings.HasPrefix(c.store, "esdb://") && !strings.HasPrefix(c.store, "esdb+discover://") {
+		return fmt.Errorf("--store %q: want \"embedded\", esdb://… or esdb+discover://…", c.store)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	return nil
+}
+
+func (c *common) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.logLevel)) //nolint:errcheck // validated
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// parse parses args, turning flag errors into usage errors and --help into
+// a clean exit.
+func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	if err != nil {
+		return false, &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return false, &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return false, nil
+}

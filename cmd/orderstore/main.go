@@ -1,0 +1,64 @@
+// Command orderstore runs the order store: an event-sourced HTTP service
+// (serve) and the offline projection rebuild (rebuild).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	var ue *usageError
+	switch {
+	case err == nil:
+	case errors.As(err, &ue):
+		if ue.msg != "" {
+			fmt.Fprintln(os.Stderr, "orderstore:", ue.msg)
+		}
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "orderstore:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+const usage = `orderstore — an event-sourced order store
+
+Usage:
+  orderstore serve   [--addr 127.0.0.1:8080] [--data ./data] [--store embedded|esdb://...]
+  orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|all]
+
+Run "orderstore <command> --help" for a command's flags.
+`
+
+// run is the whole program; ctx ends on SIGINT/SIGTERM.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &usageError{msg: "no command given"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "rebuild":
+		return rebuild(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return &usageError{msg: fmt.Sprintf("unknown command %q", args[0])}
+}

@@ -1,0 +1,297 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/eventstore"
+)
+
+var (
+	// ErrVersionMismatch is returned when the caller pinned a version (If-Match)
+	// and the order is at another one. It comes as a *VersionMismatchError.
+	ErrVersionMismatch = errors.New("order version does not match")
+
+	// ErrIdempotencyKeyReused is returned when an idempotency key already
+	// used for one request comes with a different request.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
+
+	// ErrConflict is returned when concurrent writers kept changing the order
+	// through every retry.
+	ErrConflict = errors.New("order changed concurrently; retry")
+
+	// ErrVersionNotFound is returned by Load for a version the order never had.
+	ErrVersionNotFound = errors.New("order has no such version")
+)
+
+// VersionMismatchError tells the caller the order's current version. It
+// matches ErrVersionMismatch.
+type VersionMismatchError struct {
+	Expected, Actual int64
+}
+
+func (e *VersionMismatchError) Error() string {
+	return fmt.Sprintf("order is at version %d, not %d", e.Actual, e.Expected)
+}
+
+// Unwrap returns ErrVersionMismatch.
+func (e *VersionMismatchError) Unwrap() error { return ErrVersionMismatch }
+
+// MaxAttempts bounds the load-decide-append cycles of one command when
+// concurrent writers win the race.
+const MaxAttempts = 5
+
+// Options configure a Service.
+type Options struct {
+	Logger *slog.Logger
+	// Now stamps decisions; nil means time.Now.
+	Now func() time.Time
+	// OnAppend, if set, is called after every successful append with its
+	// duration and event count (for metrics).
+	OnAppend func(d time.Duration, events int)
+}
+
+// Service executes commands on orders and stock. It is safe for concurrent
+// use.
+type Service struct {
+	store    eventstore.Store
+	logger   *slog.Logger
+	now      func() time.Time
+	onAppend func(time.Duration, int)
+}
+
+// New returns a Service over store.
+func New(store eventstore.Store, opts Options) *Service {
+	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Request carries what a command needs besides its own values.
+type Request struct {
+	// CorrelationID is recorded on every event; required.
+	CorrelationID string
+	// IdempotencyKey, if set, makes the command safe to retry.
+	IdempotencyKey string
+	// Fingerprint identifies the request's content (a hash of method, path
+	// and body); a retry with the same key must have the same fingerprint.
+	Fingerprint string
+	// IfMatch, if not nil, is the version the caller read; the command
+	// applies only if the order is still at it.
+	IfMatch *int64
+}
+
+// Result is the outcome of a command.
+type Result struct {
+	Order domain.Order
+	// Version is the order's version after the command.
+	Version int64
+	// Position is the global position of the command's last event.
+	Position uint64
+	// Replayed is true when the outcome is that of an earlier request with
+	// the same idempotency key: nothing was written this time.
+	Replayed bool
+}
+
+// metadata is what the service records with each event.
+type metadata struct {
+	domain.Metadata
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	Fingerprint    string `json:"request_fingerprint,omitempty"`
+	// Events is the number of events the command produced (on its first
+	// event), so that a replay knows where the command's outcome ends.
+	Events int `json:"command_events,omitempty"`
+}
+
+// idNamespace roots the derived event and order IDs.
+var idNamespace = uuid.MustParse("6f1d3c52-8a0e-4b7e-9d51-2c4a7f0e9b13")
+
+func eventID(stream, key string, i int) uuid.UUID {
+	return uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "%s\x00%s\x00%d", stream, key, i))
+}
+
+// OrderIDForKey derives the order ID for a place-order request that names no
+// ID, so that a retry with the same idempotency key places the same order.
+func OrderIDForKey(key string) string {
+	return uuid.NewSHA1(idNamespace, []byte("order\x00"+key)).String()
+}
+
+// Place places a new order.
+func (s *Service) Place(ctx context.Context, cmd domain.PlaceOrder, req Request) (Result, error) {
+	if cmd.ID == "" {
+		if req.IdempotencyKey != "" {
+			cmd.ID = OrderIDForKey(req.IdempotencyKey)
+		} else {
+			cmd.ID = uuid.NewString()
+		}
+	}
+	if err := domain.ValidID(cmd.ID); err != nil {
+		return Result{}, err
+	}
+	return s.Execute(ctx, cmd.ID, cmd, req)
+}
+
+// Execute runs cmd on the order with the given ID: load, decide, append.
+func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Command, req Request) (Result, error) {
+	if err := domain.ValidID(orderID); err != nil {
+		return Result{}, err
+	}
+	stream := domain.OrderStream(orderID)
+	var lastErr error
+	for attempt := 1; attempt <= MaxAttempts; attempt++ {
+		res, err := s.attempt(ctx, orderID, cmd, req)
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			return res, err
+		}
+		lastErr = err
+		if req.IfMatch != nil {
+			var ve *eventstore.VersionError
+			actual := *req.IfMatch
+			if errors.As(err, &ve) {
+				actual = ve.Actual
+			}
+			return Result{}, &VersionMismatchError{Expected: *req.IfMatch, Actual: actual}
+		}
+		s.logger.Debug("version conflict, retrying", "stream", stream, "attempt", attempt)
+	}
+	return Result{}, fmt.Errorf("%w: %d attempts: %w", ErrConflict, MaxAttempts, lastErr)
+}
+
+// attempt is one load-decide-append cycle.
+func (s *Service) attempt(ctx context.Context, orderID string, cmd domain.Command, req Request) (Result, error) {
+	stream := domain.OrderStream(orderID)
+	recorded, order, err := s.load(ctx, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	version := eventstore.NoVersion
+	if n := len(recorded); n > 0 {
+		version = recorded[n-1].Version
+	}
+	if req.IdempotencyKey != "" {
+		if res, ok, err := replay(recorded, stream, req); ok || err != nil {
+			return res, err
+		}
+	}
+	if req.IfMatch != nil && *req.IfMatch != version {
+		return Result{}, &VersionMismatchError{Expected: *req.IfMatch, Actual: version}
+	}
+	events, err := domain.Decide(order, cmd, s.now())
+	if err != nil {
+		if errors.Is(err, domain.ErrOrderNotFound) || errors.Is(err, domain.ErrOrderExists) {
+			return Result{}, fmt.Errorf("order %s: %w", orderID, err)
+		}
+		return Result{}, err
+	}
+	res, err := s.append(ctx, stream, eventstore.Exact(version), events, req)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, e := range events {
+		order = domain.Evolve(order, e)
+	}
+	return Result{Order: order, Version: res.Version, Position: res.Position}, nil
+}
+
+// load reads a stream and folds it. A missing stream is an empty order.
+func (s *Service) load(ctx context.Context, stream string) ([]eventstore.RecordedEvent, domain.Order, error) {
+	recorded, err := s.store.ReadStream(ctx, stream, 0, 0)
+	if errors.Is(err, eventstore.ErrNotFound) {
+		return nil, domain.Order{}, nil
+	}
+	if err != nil {
+		return nil, domain.Order{}, fmt.Errorf("load %s: %w", stream, err)
+	}
+	var order domain.Order
+	for _, r := range recorded {
+		e, err := domain.Decode(r.Type, r.Data)
+		if err != nil {
+			return nil, domain.Order{}, fmt.Errorf("load %s: event %d: %w", stream, r.Version, err)
+		}
+		order = domain.Evolve(order, e)
+	}
+	return recorded, order, nil
+}
+
+// replay looks for the events of an earlier request with the same key.
+func replay(recorded []eventstore.RecordedEvent, stream string, req Request) (Result, bool, error) {
+	first := eventID(stream, req.IdempotencyKey, 0)
+	for i, r := range recorded {
+		if r.ID != first {
+			continue
+		}
+		var meta metadata
+		if err := json.Unmarshal(r.Metadata, &meta); err != nil {
+			return Result{}, false, fmt.Errorf("replay %s: metadata of event %d: %w", stream, r.Version, err)
+		}
+		if meta.Fingerprint != req.Fingerprint {
+			return Result{}, false, fmt.Errorf("%w: key %q", ErrIdempotencyKeyReused, req.IdempotencyKey)
+		}
+		last := i + max(meta.Events, 1) - 1
+		if last >= len(recorded) {
+			return Result{}, false, fmt.Errorf("replay %s: command recorded %d events from version %d, stream ends first", stream, meta.Events, r.Version)
+		}
+		var order domain.Order
+		for _, e := range recorded[:last+1] {
+			ev, err := domain.Decode(e.Type, e.Data)
+			if err != nil {
+				return Result{}, false, fmt.Errorf("replay %s: event %d: %w", stream, e.Version, err)
+			}
+			order = domain.Evolve(order, ev)
+		}
+		return Result{Order: order, Version: recorded[last].Version, Position: recorded[last].Position, Replayed: true}, true, nil
+	}
+	return Result{}, false, nil
+}
+
+// append encodes and appends events with their metadata.
+func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (eventstore.AppendResult, error) {
+	causation := uuid.NewString()
+	if req.IdempotencyKey != "" {
+		causation = eventID(stream, req.IdempotencyKey, -1).String()
+	}
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		typ, payload, err := domain.Encode(e)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("encode %T: %w", e, err)
+		}
+		meta := metadata{Metadata: domain.Metadata{CorrelationID: req.CorrelationID, CausationID: causation, Schema: domain.SchemaVersion}}
+		id := uuid.New()
+		if req.IdempotencyKey != "" {
+			id = eventID(stream, req.IdempotencyKey, i)
+			meta.IdempotencyKey = req.IdempotencyKey
+			meta.Fingerprint = req.Fingerprint
+		}
+		if i == 0 {
+			meta.Events = len(events)
+		}
+		m, err := json.Marshal(meta)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("encode metadata: %w", err)
+		}
+		data[i] = eventstore.EventData{ID: id, Type: typ, Data: payload, Metadata: m}
+	}
+	start := time.Now()
+	res, err := s.store.Append(ctx, stream, expected, data...)
+	if err != nil {
+		return res, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	if s.onAppend != nil {
+		s.onAppend(time.Since(start), len(data))
+	}
+	return res, nil
+}
