@@ -133,10 +133,12 @@ func executeBody[C domain.Command](s *Server, w http.ResponseWriter, r *http.Req
 	s.execute(w, r, cmd, req)
 }
 
-func (s *Server) addLine(w http.ResponseWriter, r *http.Request) { executeBody[domain.AddLine](s, w, r) }
-func (s *Server) pay(w http.ResponseWriter, r *http.Request)     { executeBody[domain.Pay](s, w, r) }
-func (s *Server) ship(w http.ResponseWriter, r *http.Request)    { executeBody[domain.Ship](s, w, r) }
-func (s *Server) cancel(w http.ResponseWriter, r *http.Request)  { executeBody[domain.Cancel](s, w, r) }
+func (s *Server) addLine(w http.ResponseWriter, r *http.Request) {
+	executeBody[domain.AddLine](s, w, r)
+}
+func (s *Server) pay(w http.ResponseWriter, r *http.Request)    { executeBody[domain.Pay](s, w, r) }
+func (s *Server) ship(w http.ResponseWriter, r *http.Request)   { executeBody[domain.Ship](s, w, r) }
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) { executeBody[domain.Cancel](s, w, r) }
 
 func (s *Server) removeLine(w http.ResponseWriter, r *http.Request) {
 	req, err := s.commandRequest(w, r, nil)

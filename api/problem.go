@@ -16,16 +16,16 @@ import (
 // machine-readable name for the kind of problem; the other extension
 // members appear when they apply.
 type Problem struct {
-	Type          string `json:"type"`
-	Title         string `json:"title"`
-	Status        int    `json:"status"`
-	Detail        string `json:"detail,omitempty"`
-	Instance      string `json:"instance,omitempty"`
-	Code          string `json:"code"`
-	Field         string `json:"field,omitempty"`
-	Version       *int64 `json:"current_version,omitempty"`
+	Type          string  `json:"type"`
+	Title         string  `json:"title"`
+	Status        int     `json:"status"`
+	Detail        string  `json:"detail,omitempty"`
+	Instance      string  `json:"instance,omitempty"`
+	Code          string  `json:"code"`
+	Field         string  `json:"field,omitempty"`
+	Version       *int64  `json:"current_version,omitempty"`
 	Position      *uint64 `json:"position,omitempty"`
-	CorrelationID string `json:"correlation_id,omitempty"`
+	CorrelationID string  `json:"correlation_id,omitempty"`
 }
 
 // requestError is a problem found in the request itself, before any

@@ -12,7 +12,10 @@
 // (an event type or stream name starting with '$') are never returned: reads
 // skip them and subscriptions filter them out on the server. Appends always
 // send the caller's event IDs, so the server's per-stream deduplication makes
-// a retried append with the same IDs and expected version a no-op.
+// a retried append with the same IDs and expected version a no-op: durably
+// for an exact version or NoStream, best effort (a server cache) for Any and
+// StreamExists. The server does not refuse recorded IDs appended at the
+// stream's current version.
 //
 // # Connection
 //

@@ -2,6 +2,8 @@ package kurrentdb
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -88,6 +90,9 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
+	}
+	if f := (*failure)(nil); errors.As(err, &f) {
+		return fmt.Errorf("%s: %w", op, err) // no client to call: see acquire
 	}
 	return translate(op, err)
 }
