@@ -1,0 +1,87 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ory/dockertest/v3"
+
+	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/eventstore/kurrentdb"
+	"github.com/orderstore/orderstore/eventstore/storetest"
+)
+
+// defaultKurrentDBImage is the KurrentDB image the tests use unless
+// ORDERSTORE_KURRENTDB_IMAGE names another.
+const defaultKurrentDBImage = "kurrentplatform/kurrentdb:26.1.1"
+
+func kurrentDBImage() string {
+	if image := os.Getenv("ORDERSTORE_KURRENTDB_IMAGE"); image != "" {
+		return image
+	}
+	return defaultKurrentDBImage
+}
+
+// startKurrentDB starts an insecure single KurrentDB node of a local image,
+// with extra environment settings, waits until it takes writes and returns
+// its connection string. It skips t when Docker or the image is missing.
+func startKurrentDB(t *testing.T, env ...string) string {
+	t.Helper()
+	p := requireDocker(t)
+	image := kurrentDBImage()
+	requireImage(t, p, image, "run `docker pull "+image+" && go test ./integration/ -run KurrentDB -v`, "+
+		"or set ORDERSTORE_KURRENTDB_IMAGE to a KurrentDB image you have")
+	repository, tag := splitImage(image)
+	r := runContainer(t, p, &dockertest.RunOptions{
+		Repository: repository,
+		Tag:        tag,
+		Networks:   []*dockertest.Network{newNetwork(t, p)},
+		Env: append([]string{
+			"KURRENTDB_INSECURE=true", // no TLS, no auth: the client needs tls=false
+			"KURRENTDB_CLUSTER_SIZE=1",
+			"KURRENTDB_RUN_PROJECTIONS=None",
+		}, env...),
+	})
+	url := "esdb://" + r.GetHostPort("2113/tcp") + "?tls=false"
+	if err := p.Retry(func() error { return probe(t, url) }); err != nil {
+		t.Fatalf("KurrentDB at %s never became ready: %v\n%s", url, err, containerLogs(p, r))
+	}
+	return url
+}
+
+// probe appends an event and reads it back: the node's HTTP liveness comes
+// before it accepts writes.
+func probe(t *testing.T, url string) error {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := kurrentdb.Open(ctx, url, kurrentdb.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close() //nolint:errcheck // always nil
+	stream := "orderstore-probe-" + uuid.NewString()
+	ev := eventstore.EventData{ID: uuid.New(), Type: "Probe", Data: []byte(`{}`)}
+	if _, err := s.Append(ctx, stream, eventstore.NoStream, ev); err != nil {
+		return err
+	}
+	_, err = s.ReadStream(ctx, stream, 0, 1)
+	return err
+}
+
+func TestKurrentDB_Conformance(t *testing.T) {
+	url := startKurrentDB(t, "KURRENTDB_MEM_DB=true")
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) func() (eventstore.Store, error) {
+			// A fresh client on the shared server each time: the suite's
+			// streams are unique per test.
+			return func() (eventstore.Store, error) {
+				return kurrentdb.Open(t.Context(), url, kurrentdb.Options{})
+			}
+		},
+		DensePositions: false, // commit positions grow by record sizes
+		GlobalEventIDs: false, // KurrentDB deduplicates within a stream only
+	})
+}
