@@ -26,12 +26,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		_, err = s.cfg.Store.Head(ctx)
 	}
 	if err != nil {
-		p := problemFor(err)
-		if p.Status < 500 {
-			p = Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable"}
-		}
-		p.Detail = "not ready: the event store does not answer"
-		writeProblem(w, r, p)
+		info(r.Context()).err = err
+		writeProblem(w, r, Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
+			Detail: "not ready: the event store does not answer"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

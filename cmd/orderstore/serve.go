@@ -18,6 +18,7 @@ import (
 	"github.com/orderstore/orderstore/api"
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/eventstore/kurrentdb"
 	"github.com/orderstore/orderstore/orders"
 )
 
@@ -98,7 +99,11 @@ func openStore(ctx context.Context, c common, logger *slog.Logger) (eventstore.S
 		}
 		return s, nil
 	}
-	return nil, fmt.Errorf("--store %s: the KurrentDB backend is not built into this binary yet", storeName(c.store))
+	s, err := kurrentdb.Open(ctx, c.store, kurrentdb.Options{Logger: logger.With("component", "eventstore")})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // storeName hides a password in a connection string for logs.
