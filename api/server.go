@@ -85,7 +85,7 @@ func New(cfg Config) *Server {
 // Handler returns the API's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Metrics returns the hook the orders service calls after each append.
+// routes registers every route of the API contract.
 func (s *Server) routes() *mux.Router {
 	r := mux.NewRouter()
 	r.Use(s.markRoute)

@@ -88,6 +88,7 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 	}
 	// With a key, read the stream to find an earlier attempt (and check its
 	// fingerprint); the exact expected version makes a racing retry safe.
+	defer s.lock(stream)()
 	for attempt := 1; attempt <= MaxAttempts; attempt++ {
 		recorded, err := s.store.ReadStream(ctx, stream, 0, 0)
 		if err != nil && !errors.Is(err, eventstore.ErrNotFound) {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,8 +48,12 @@ func (e *VersionMismatchError) Error() string {
 func (e *VersionMismatchError) Unwrap() error { return ErrVersionMismatch }
 
 // MaxAttempts bounds the load-decide-append cycles of one command when
-// concurrent writers win the race.
-const MaxAttempts = 5
+// writers in other processes (replicas) win the race. Writers in this
+// process queue on a per-stream lock instead of racing.
+const MaxAttempts = 10
+
+// lockStripes is the number of locks commands on streams hash onto.
+const lockStripes = 1024
 
 // Options configure a Service.
 type Options struct {
@@ -66,6 +72,20 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	onAppend func(time.Duration, int)
+
+	// stripes serialise commands on one stream within this process, so
+	// that concurrent requests on a hot order queue rather than burn
+	// their retries on version conflicts.
+	stripes [lockStripes]sync.Mutex
+}
+
+// lock takes the stripe lock of stream and returns its unlock.
+func (s *Service) lock(stream string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(stream)) //nolint:errcheck // hash writes never fail
+	m := &s.stripes[h.Sum32()%lockStripes]
+	m.Lock()
+	return m.Unlock
 }
 
 // New returns a Service over store.
@@ -150,6 +170,7 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 		return Result{}, err
 	}
 	stream := domain.OrderStream(orderID)
+	defer s.lock(stream)()
 	var lastErr error
 	for attempt := 1; attempt <= MaxAttempts; attempt++ {
 		res, err := s.attempt(ctx, orderID, cmd, req)

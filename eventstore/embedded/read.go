@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -28,14 +27,16 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 	if err != nil || len(events) > 0 {
 		return events, err
 	}
-	// Nothing from this version on: tell a missing stream from a short one.
-	var one int
-	err = s.readDB.QueryRowContext(ctx, `SELECT 1 FROM events WHERE stream = ? LIMIT 1`, stream).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if from == 0 {
 		return nil, fmt.Errorf("read %s: %w", stream, eventstore.ErrNotFound)
 	}
+	// Nothing from this version on: tell a missing stream from a short one.
+	first, err := s.query(ctx, "read "+stream, 1, selectEvents+`WHERE stream = ? ORDER BY version LIMIT 1`, stream)
 	if err != nil {
-		return nil, s.readError("read "+stream, ctx, err)
+		return nil, err
+	}
+	if len(first) == 0 {
+		return nil, fmt.Errorf("read %s: %w", stream, eventstore.ErrNotFound)
 	}
 	return nil, nil
 }

@@ -1,0 +1,104 @@
+package api_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orderstore/orderstore/api"
+	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/orders"
+)
+
+// BenchmarkHTTP measures POST /orders through real HTTP on loopback with 64
+// keep-alive clients, next to a trivial net/http handler answering a
+// similar JSON body in the same run:
+//
+//	go test -run '^$' -bench HTTP -benchtime 20000x ./api/
+//
+// The load generator is this Go code (net/http client), not wrk.
+func BenchmarkHTTP(b *testing.B) {
+	const clients = 64
+	b.Run("trivial", func(b *testing.B) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"id":"x","status":"placed"}`))
+		})
+		runLoad(b, h, clients, http.StatusCreated)
+	})
+	b.Run("orders", func(b *testing.B) {
+		store, err := embedded.Open(b.TempDir(), embedded.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			if err := store.Close(); err != nil {
+				b.Error(err)
+			}
+		}()
+		h := api.New(api.Config{Store: store, Orders: orders.New(store, orders.Options{})}).Handler()
+		runLoad(b, h, clients, http.StatusCreated)
+		st := store.Stats()
+		b.ReportMetric(float64(st.Events.Load())/float64(st.Commits.Load()), "events/fsync")
+	})
+}
+
+var orderBody = []byte(`{"customer_id":"cust-1","currency":"EUR","lines":[{"sku":"SKU-1","quantity":2,"unit_price":1250},{"sku":"SKU-2","quantity":1,"unit_price":990}]}`)
+
+// runLoad sends b.N POST /orders from clients goroutines and reports
+// requests/s and latency percentiles.
+func runLoad(b *testing.B, h http.Handler, clients, want int) {
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	lat := make([][]time.Duration, clients)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				res, err := client.Post(srv.URL+"/orders", "application/json", bytes.NewReader(orderBody))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				if res.StatusCode != want {
+					b.Error(fmt.Errorf("status %d", res.StatusCode))
+					return
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(pct(all, 0.50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(pct(all, 0.99).Microseconds())/1000, "p99-ms")
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[int(float64(len(sorted)-1)*p)]
+}

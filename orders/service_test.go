@@ -1,0 +1,108 @@
+package orders_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/orders"
+)
+
+func openStore(t *testing.T) *embedded.Store {
+	t.Helper()
+	s, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// TestService_ReplicasRace: two services on one store stand for two
+// replicas; their writers do not share the in-process lock, so conflicts
+// reach the store and the retry loop must absorb them without losing one.
+func TestService_ReplicasRace(t *testing.T) {
+	store := openStore(t)
+	a, b := orders.New(store, orders.Options{}), orders.New(store, orders.Options{})
+	req := orders.Request{CorrelationID: "c"}
+	_, err := a.Place(t.Context(), domain.PlaceOrder{ID: "o", CustomerID: "c", Currency: "EUR",
+		Lines: []domain.Line{{SKU: "S", Quantity: 1, UnitPrice: 1}}}, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perReplica = 6
+	var wg sync.WaitGroup
+	for i := range 2 * perReplica {
+		svc := a
+		if i%2 == 1 {
+			svc = b
+		}
+		wg.Go(func() {
+			_, err := svc.Execute(t.Context(), "o", domain.AddLine{SKU: fmt.Sprintf("L%d", i), Quantity: 1, UnitPrice: 1}, req)
+			if err != nil {
+				t.Errorf("add line %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	o, version, err := a.Load(t.Context(), "o", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Lines) != 1+2*perReplica || version != 2*perReplica {
+		t.Fatalf("order has %d lines at version %d, want %d at %d", len(o.Lines), version, 1+2*perReplica, 2*perReplica)
+	}
+}
+
+func TestService_IfMatch(t *testing.T) {
+	store := openStore(t)
+	svc := orders.New(store, orders.Options{})
+	_, err := svc.Place(t.Context(), domain.PlaceOrder{ID: "o", CustomerID: "c", Currency: "EUR",
+		Lines: []domain.Line{{SKU: "S", Quantity: 1, UnitPrice: 1}}}, orders.Request{CorrelationID: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := int64(3)
+	_, err = svc.Execute(t.Context(), "o", domain.Cancel{}, orders.Request{CorrelationID: "c", IfMatch: &stale})
+	var vm *orders.VersionMismatchError
+	if !errors.As(err, &vm) || vm.Actual != 0 || !errors.Is(err, orders.ErrVersionMismatch) {
+		t.Fatalf("stale If-Match: %v, want VersionMismatchError at 0", err)
+	}
+}
+
+// TestService_IdempotentReplay: a key replays the first outcome even after
+// the order moved on, and refuses a different request.
+func TestService_IdempotentReplay(t *testing.T) {
+	store := openStore(t)
+	svc := orders.New(store, orders.Options{})
+	place := domain.PlaceOrder{CustomerID: "c", Currency: "EUR", Lines: []domain.Line{{SKU: "S", Quantity: 2, UnitPrice: 5}}}
+	req := orders.Request{CorrelationID: "c", IdempotencyKey: "k1", Fingerprint: "f1"}
+	first, err := svc.Place(t.Context(), place, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Order.ID != orders.OrderIDForKey("k1") {
+		t.Fatalf("order ID %s not derived from the key", first.Order.ID)
+	}
+	if _, err := svc.Execute(t.Context(), first.Order.ID, domain.Pay{Amount: 10, PaymentRef: "p"}, orders.Request{CorrelationID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := svc.Place(t.Context(), place, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Replayed || again.Version != 0 || again.Order.Status != domain.StatusPlaced {
+		t.Fatalf("replay: %+v, want the placed order at version 0", again)
+	}
+	req.Fingerprint = "f2"
+	if _, err := svc.Place(t.Context(), place, req); !errors.Is(err, orders.ErrIdempotencyKeyReused) {
+		t.Fatalf("reused key with another request: %v", err)
+	}
+}
