@@ -126,7 +126,7 @@ func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
 		s.fail(batch, unavailable("begin", err))
 		return head
 	}
-	w, err := prepareWriter(ctx, tx)
+	w, err := prepareWriter(ctx, tx, s.versions)
 	if err != nil {
 		s.fail(batch, errors.Join(unavailable("prepare", err), tx.Rollback()))
 		return head
@@ -173,6 +173,8 @@ func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
 }
 
 func (s *Store) fail(batch []*appendRequest, err error) {
+	// The transaction rolled back: cached versions may be ahead of disk.
+	clear(s.versions)
 	s.logger.Error("append batch failed", "appends", len(batch), "err", err)
 	for _, req := range batch {
 		req.reply <- appendReply{err: err}
@@ -188,10 +190,25 @@ func isRequestError(err error) bool {
 // writer holds the statements of one transaction.
 type writer struct {
 	version, idAt, findID, insert *sql.Stmt
+	versions                      versionCache
 }
 
-func prepareWriter(ctx context.Context, tx *sql.Tx) (_ *writer, err error) {
-	var w writer
+// versionCache remembers the last version of recently written streams, so
+// that most appends skip a query. Only the writer goroutine touches it; it
+// is cleared when a transaction fails, and when it grows past its bound.
+type versionCache map[string]int64
+
+const versionCacheSize = 1 << 16
+
+func (c versionCache) set(stream string, v int64) {
+	if len(c) >= versionCacheSize {
+		clear(c)
+	}
+	c[stream] = v
+}
+
+func prepareWriter(ctx context.Context, tx *sql.Tx, versions versionCache) (_ *writer, err error) {
+	w := writer{versions: versions}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, w.close())
@@ -231,10 +248,13 @@ func (w *writer) close() error {
 // the stream (followed by the others). Both checks read the stream's own
 // index, so they hold for the store's whole history, across restarts.
 func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now int64) (eventstore.AppendResult, int, error) {
-	actual := eventstore.NoVersion
-	err := w.version.QueryRowContext(ctx, req.stream).Scan(&actual)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return eventstore.AppendResult{}, 0, unavailable("read stream version", err)
+	actual, cached := w.versions[req.stream]
+	if !cached {
+		actual = eventstore.NoVersion
+		err := w.version.QueryRowContext(ctx, req.stream).Scan(&actual)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return eventstore.AppendResult{}, 0, unavailable("read stream version", err)
+		}
 	}
 	if actual != eventstore.NoVersion {
 		res, repeat, err := w.repeated(ctx, req, actual)
@@ -256,6 +276,7 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now
 		}
 	}
 	n := len(req.events)
+	w.versions.set(req.stream, actual+int64(n))
 	return eventstore.AppendResult{Version: actual + int64(n), Position: head + uint64(n)}, n, nil
 }
 

@@ -70,7 +70,8 @@ type Store struct {
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after each commit
 
-	stats Stats
+	stats    Stats
+	versions versionCache // owned by the writer goroutine
 }
 
 // Stats counts the writer's work since Open.
@@ -98,6 +99,7 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		notify:     make(chan struct{}),
+		versions:   versionCache{},
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
