@@ -155,7 +155,13 @@ func (s *Service) Place(ctx context.Context, cmd domain.PlaceOrder, req Request)
 		if req.IdempotencyKey != "" {
 			cmd.ID = OrderIDForKey(req.IdempotencyKey)
 		} else {
-			cmd.ID = uuid.NewString()
+			// Time-ordered IDs keep new streams together at the end of the
+			// store's stream index instead of scattering them.
+			id, err := uuid.NewV7()
+			if err != nil {
+				return Result{}, fmt.Errorf("new order ID: %w", err)
+			}
+			cmd.ID = id.String()
 		}
 	}
 	if err := domain.ValidID(cmd.ID); err != nil {
