@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"strings"
 	"testing"
@@ -35,7 +36,14 @@ var (
 
 func TestMain(m *testing.M) {
 	pool, poolErr = connectDocker()
-	os.Exit(m.Run())
+	code := m.Run()
+	// Containers, networks and volumes go with their tests (t.Cleanup); the
+	// image the container tests built is shared, so it goes last.
+	if err := removeBuiltImage(pool); err != nil {
+		log.Print(err)
+		code = max(code, 1)
+	}
+	os.Exit(code)
 }
 
 func connectDocker() (*dockertest.Pool, error) {
