@@ -1,0 +1,220 @@
+package analytics_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/projections/analytics"
+	"github.com/orderstore/orderstore/projections/internal/readmodel"
+
+	_ "modernc.org/sqlite"
+)
+
+const prefix = "t_"
+
+var (
+	day1 = time.Date(2026, 3, 1, 23, 30, 0, 0, time.UTC)
+	day2 = time.Date(2026, 3, 2, 0, 30, 0, 0, time.UTC)
+	// day2Paris is day2 in another zone, 01:30 on 2 March: still 2 March in UTC.
+	day2Paris = day2.In(time.FixedZone("CET", 3600))
+)
+
+type recorded struct {
+	stream string
+	event  domain.Event
+}
+
+func placedIn(id, currency string, at time.Time, lines ...domain.Line) recorded {
+	return recorded{domain.OrderStream(id), domain.OrderPlaced{OrderID: id, CustomerID: "c1", Currency: currency, Lines: lines, PlacedAt: at}}
+}
+
+func placed(id string, lines ...domain.Line) recorded { return placedIn(id, "EUR", day1, lines...) }
+
+func paid(id string, amount int64, at time.Time) recorded {
+	return recorded{domain.OrderStream(id), domain.OrderPaid{Amount: amount, PaymentRef: "p", PaidAt: at}}
+}
+
+func shipped(id string) recorded {
+	return recorded{domain.OrderStream(id), domain.OrderShipped{Carrier: "c", Tracking: "t", ShippedAt: day2}}
+}
+
+func cancelled(id string, refund int64) recorded {
+	return recorded{domain.OrderStream(id), domain.OrderCancelled{Reason: "r", RefundedAmount: refund, CancelledAt: day2}}
+}
+
+func on(id string, e domain.Event) recorded { return recorded{domain.OrderStream(id), e} }
+
+func line(sku string, q, price int64) domain.Line {
+	return domain.Line{SKU: sku, Quantity: q, UnitPrice: price}
+}
+
+func decode(t *testing.T, given []recorded) []readmodel.Event {
+	t.Helper()
+	out := make([]readmodel.Event, len(given))
+	for i, g := range given {
+		typ, data, err := domain.Encode(g.event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := domain.Decode(typ, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = readmodel.Event{Position: uint64(i + 1), Stream: g.stream, Type: typ, Payload: payload}
+	}
+	return out
+}
+
+// report applies given in batches of size (all at once if 0) to fresh
+// tables and returns the report, as JSON.
+func report(t *testing.T, given []recorded, size int) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "rm.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := db.Exec(analytics.Projection{}.Schema(prefix)); err != nil {
+		t.Fatal(err)
+	}
+	events := decode(t, given)
+	if size == 0 {
+		size = max(1, len(events))
+	}
+	for len(events) > 0 {
+		k := min(size, len(events))
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := (analytics.Projection{}).Apply(t.Context(), tx, prefix, events[:k]); n != k || err != nil {
+			t.Fatalf("Apply = %d, %v", n, err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		events = events[k:]
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	r, err := analytics.Query(t.Context(), tx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// compact removes the layout of a JSON literal.
+func compact(s string) string {
+	return strings.NewReplacer("\n", "", "\t", "", " ", "").Replace(s)
+}
+
+func TestProjection_Apply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		given []recorded
+		want  string
+	}{
+		{name: "Empty", want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0},"orders_total":0,
+			"cancellation_rate":0,"revenue":{},"top_skus":[],"daily":[]}`},
+		{name: "PlacedOnly", given: []recorded{placed("o1", line("A", 2, 500))},
+			want: `{"orders_by_status":{"placed":1,"paid":0,"shipped":0,"cancelled":0},"orders_total":1,"cancellation_rate":0,
+			"revenue":{"EUR":{"gross":0,"refunds":0,"net":0,"average_order_value":0,"paid_orders":0}},"top_skus":[],
+			"daily":[{"date":"2026-03-01","placed":1,"paid":0,"revenue":0,"currency":"EUR"}]}`},
+		{name: "Lifecycle", given: []recorded{
+			placed("o1", line("A", 2, 500), line("B", 1, 1000)), // 2000
+			placed("o2", line("A", 1, 500)),                     // 500, cancelled unpaid
+			placed("o3", line("B", 3, 1000)),                    // 3000, refunded
+			placed("o4", line("C", 1, 1)),                       // stays placed
+			paid("o1", 2000, day2Paris), shipped("o1"),
+			cancelled("o2", 0),
+			paid("o3", 3000, day1), cancelled("o3", 3000),
+		}, want: `{"orders_by_status":{"placed":1,"paid":0,"shipped":1,"cancelled":2},"orders_total":4,"cancellation_rate":0.5,
+			"revenue":{"EUR":{"gross":5000,"refunds":3000,"net":2000,"average_order_value":2500,"paid_orders":2}},
+			"top_skus":[{"sku":"B","quantity":4,"revenue":4000,"currency":"EUR"},{"sku":"A","quantity":2,"revenue":1000,"currency":"EUR"}],
+			"daily":[{"date":"2026-03-01","placed":4,"paid":1,"revenue":3000,"currency":"EUR"},
+			{"date":"2026-03-02","placed":0,"paid":1,"revenue":2000,"currency":"EUR"}]}`},
+		{name: "LinesChangedBeforePayment", given: []recorded{
+			placed("o1", line("A", 1, 100), line("B", 1, 50)),
+			on("o1", domain.OrderLineAdded{SKU: "A", Quantity: 2, UnitPrice: 100}),
+			on("o1", domain.OrderLineAdded{SKU: "C", Quantity: 1, UnitPrice: 7}),
+			on("o1", domain.OrderLineRemoved{SKU: "B"}),
+			paid("o1", 307, day1),
+		}, want: `{"orders_by_status":{"placed":0,"paid":1,"shipped":0,"cancelled":0},"orders_total":1,"cancellation_rate":0,
+			"revenue":{"EUR":{"gross":307,"refunds":0,"net":307,"average_order_value":307,"paid_orders":1}},
+			"top_skus":[{"sku":"A","quantity":3,"revenue":300,"currency":"EUR"},{"sku":"C","quantity":1,"revenue":7,"currency":"EUR"}],
+			"daily":[{"date":"2026-03-01","placed":1,"paid":1,"revenue":307,"currency":"EUR"}]}`},
+		{name: "Currencies", given: []recorded{
+			placedIn("o1", "USD", day1, line("A", 1, 999)),
+			placedIn("o2", "EUR", day1, line("A", 1, 500)),
+			placedIn("o3", "EUR", day1, line("A", 1, 501)),
+			paid("o1", 999, day1), paid("o2", 500, day1), paid("o3", 501, day1),
+		}, want: `{"orders_by_status":{"placed":0,"paid":3,"shipped":0,"cancelled":0},"orders_total":3,"cancellation_rate":0,
+			"revenue":{"EUR":{"gross":1001,"refunds":0,"net":1001,"average_order_value":500,"paid_orders":2},
+			"USD":{"gross":999,"refunds":0,"net":999,"average_order_value":999,"paid_orders":1}},
+			"top_skus":[{"sku":"A","quantity":2,"revenue":1001,"currency":"EUR"},{"sku":"A","quantity":1,"revenue":999,"currency":"USD"}],
+			"daily":[{"date":"2026-03-01","placed":2,"paid":2,"revenue":1001,"currency":"EUR"},
+			{"date":"2026-03-01","placed":1,"paid":1,"revenue":999,"currency":"USD"}]}`},
+		{name: "TopSKUTies", given: []recorded{
+			placed("o1", line("B", 2, 10), line("A", 2, 10), line("C", 2, 20), line("D", 1, 1000)),
+			paid("o1", 1100, day1),
+		}, want: `{"orders_by_status":{"placed":0,"paid":1,"shipped":0,"cancelled":0},"orders_total":1,"cancellation_rate":0,
+			"revenue":{"EUR":{"gross":1100,"refunds":0,"net":1100,"average_order_value":1100,"paid_orders":1}},
+			"top_skus":[{"sku":"C","quantity":2,"revenue":40,"currency":"EUR"},{"sku":"A","quantity":2,"revenue":20,"currency":"EUR"},
+			{"sku":"B","quantity":2,"revenue":20,"currency":"EUR"},{"sku":"D","quantity":1,"revenue":1000,"currency":"EUR"}],
+			"daily":[{"date":"2026-03-01","placed":1,"paid":1,"revenue":1100,"currency":"EUR"}]}`},
+		{name: "StockReceiptsIgnored", given: []recorded{
+			{domain.StockStream("A"), domain.StockReceived{SKU: "A", Quantity: 5, ReceivedAt: day1}},
+		}, want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0},"orders_total":0,
+			"cancellation_rate":0,"revenue":{},"top_skus":[],"daily":[]}`},
+	}
+	for _, tt := range tests {
+		for _, size := range []int{0, 1, 3} {
+			t.Run(fmt.Sprintf("%s/BatchesOf%d", tt.name, size), func(t *testing.T) {
+				t.Parallel()
+				if got, want := report(t, tt.given, size), compact(tt.want); got != want {
+					t.Errorf("report\n got %s\nwant %s", got, want)
+				}
+			})
+		}
+	}
+}
+
+// TestProjection_TopSKUsLimit checks that only the first TopSKUs entries
+// are reported.
+func TestProjection_TopSKUsLimit(t *testing.T) {
+	t.Parallel()
+	var lines []domain.Line
+	var total int64
+	for i := range analytics.TopSKUs + 5 {
+		lines = append(lines, line(fmt.Sprintf("S%02d", i), int64(i+1), 10))
+		total += int64(i+1) * 10
+	}
+	got := report(t, []recorded{placed("o1", lines...), paid("o1", total, day1)}, 0)
+	var r analytics.Report
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.TopSKUs) != analytics.TopSKUs || r.TopSKUs[0].SKU != fmt.Sprintf("S%02d", analytics.TopSKUs+4) {
+		t.Errorf("top_skus = %+v", r.TopSKUs)
+	}
+}

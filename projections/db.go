@@ -1,0 +1,231 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the name of the read-model database inside the data
+// directory, beside (and independent of) the event store's files.
+const FileName = "readmodels.db"
+
+const (
+	lockFileName = "readmodels.lock"
+	// applicationID marks the file as orderstore's read models ("OSRM").
+	applicationID = 0x4f53524d
+	schemaVersion = 1
+	readers       = 4
+)
+
+// db is the read-model database: one write connection shared by every
+// projection and rebuild (SQLite has one writer anyway), and a pool of
+// read-only connections for queries, which in WAL mode never wait for it.
+// Read models can be rebuilt, so commits are not fsynced (synchronous
+// NORMAL); a crash may lose the last commits but never splits one, and the
+// checkpoint commits with the data it covers.
+type db struct {
+	write *sql.DB
+	read  *sql.DB
+	lock  *os.File
+}
+
+func openDB(dir string) (_ *db, err error) {
+	if strings.ContainsAny(dir, "?#") {
+		return nil, fmt.Errorf("open read models: data directory %q: '?' and '#' are not supported in the path", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	d := &db{}
+	if d.lock, err = lockDir(dir); err != nil {
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, d.close())
+		}
+	}()
+	path := filepath.Join(dir, FileName)
+	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	if d.write, err = sql.Open("sqlite", path+pragmas+"&_pragma=cache_size(-65536)&_txlock=immediate"); err != nil {
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	d.write.SetMaxOpenConns(1)
+	d.write.SetMaxIdleConns(1)
+	d.write.SetConnMaxIdleTime(0)
+	if err := d.initSchema(); err != nil {
+		return nil, fmt.Errorf("open read models %s: %w", path, err)
+	}
+	if d.read, err = sql.Open("sqlite", path+pragmas+"&_pragma=query_only(1)"); err != nil {
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	d.read.SetMaxOpenConns(readers)
+	d.read.SetMaxIdleConns(readers)
+	return d, nil
+}
+
+func (d *db) initSchema() error {
+	var appID, version, objects int64
+	if err := d.write.QueryRow(`PRAGMA application_id`).Scan(&appID); err != nil {
+		return err
+	}
+	if err := d.write.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	if err := d.write.QueryRow(`SELECT count(*) FROM sqlite_schema`).Scan(&objects); err != nil {
+		return err
+	}
+	switch {
+	case appID == applicationID && version == schemaVersion:
+		return nil
+	case appID == applicationID && version > schemaVersion:
+		return fmt.Errorf("%w: layout %d is newer than this binary's %d", ErrForeignFile, version, schemaVersion)
+	case appID != applicationID && (appID != 0 || objects > 0):
+		return fmt.Errorf("%w: application id %#x, %d schema objects", ErrForeignFile, appID, objects)
+	}
+	_, err := d.write.Exec(fmt.Sprintf(`
+BEGIN;
+CREATE TABLE checkpoints (
+	name       TEXT PRIMARY KEY,
+	version    INTEGER NOT NULL,
+	generation INTEGER NOT NULL,
+	position   INTEGER NOT NULL,
+	skipped    INTEGER NOT NULL,
+	updated_at TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+PRAGMA application_id = %d;
+PRAGMA user_version = %d;
+COMMIT;`, applicationID, schemaVersion))
+	return err
+}
+
+func (d *db) close() error {
+	var errs []error
+	if d.read != nil {
+		errs = append(errs, d.read.Close())
+	}
+	if d.write != nil {
+		errs = append(errs, d.write.Close())
+	}
+	if d.lock != nil {
+		errs = append(errs, d.lock.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close read models: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction and commits it if fn succeeds.
+func (d *db) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
+
+// checkpoint is a projection's row in the checkpoints table: which
+// generation of tables is live and the position they reflect. Positions
+// are stored as SQLite integers (int64); every backend's fit.
+type checkpoint struct {
+	Name       string
+	Version    int
+	Generation int64
+	Position   uint64
+	// Skipped counts events of unknown types passed over since the tables
+	// were created.
+	Skipped   uint64
+	UpdatedAt time.Time
+}
+
+// prefix names the tables of the checkpoint's generation.
+func (c checkpoint) prefix() string { return tablePrefix(c.Name, c.Generation) }
+
+// tablePrefix names the tables of one generation of a projection's read
+// model. Each rebuild fills a new generation and switches the checkpoint to
+// it, so no table is ever renamed.
+func tablePrefix(name string, generation int64) string {
+	return name + "_g" + strconv.FormatInt(generation, 10) + "_"
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func loadCheckpoint(ctx context.Context, q querier, name string) (checkpoint, bool, error) {
+	c := checkpoint{Name: name}
+	var (
+		pos, skipped int64
+		updated      string
+	)
+	err := q.QueryRowContext(ctx, `SELECT version, generation, position, skipped, updated_at FROM checkpoints WHERE name = ?`, name).
+		Scan(&c.Version, &c.Generation, &pos, &skipped, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("read checkpoint of %s: %w", name, err)
+	}
+	c.Position, c.Skipped = uint64(pos), uint64(skipped)
+	if c.UpdatedAt, err = time.Parse(time.RFC3339Nano, updated); err != nil {
+		return c, false, fmt.Errorf("read checkpoint of %s: %w", name, err)
+	}
+	return c, true, nil
+}
+
+func saveCheckpoint(ctx context.Context, tx *sql.Tx, c checkpoint) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (name, version, generation, position, skipped, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET version = excluded.version, generation = excluded.generation,
+		position = excluded.position, skipped = excluded.skipped, updated_at = excluded.updated_at`,
+		c.Name, c.Version, c.Generation, int64(c.Position), int64(c.Skipped), c.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("write checkpoint of %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// dropTables drops every table whose name match accepts.
+func dropTables(ctx context.Context, tx *sql.Tx, match func(table string) bool) error {
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table'`)
+	if err != nil {
+		return fmt.Errorf("list tables: %w", err)
+	}
+	var drop []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return errors.Join(fmt.Errorf("list tables: %w", err), rows.Close())
+		}
+		if match(name) {
+			drop = append(drop, name)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("list tables: %w", err)
+	}
+	for _, name := range drop {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE "`+name+`"`); err != nil {
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// generationOf matches the tables of one generation.
+func generationOf(prefix string) func(string) bool {
+	return func(t string) bool { return strings.HasPrefix(t, prefix) }
+}

@@ -1,0 +1,34 @@
+package readmodel
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/orderstore/orderstore/domain"
+)
+
+// Event is what a projection needs of a recorded event: where it is and
+// its payload decoded by domain.Decode. The raw JSON is not kept.
+type Event struct {
+	Position uint64
+	Stream   string
+	Type     string
+	// Payload is the decoded event, e.g. a domain.OrderPaid.
+	Payload domain.Event
+}
+
+// OrderID returns the order ID named by an order stream: only OrderPlaced
+// carries it in its payload.
+func OrderID(stream string) (string, error) {
+	id, ok := strings.CutPrefix(stream, domain.OrderStreamPrefix)
+	if !ok || id == "" {
+		return "", fmt.Errorf("order event in stream %q, which is not an order stream", stream)
+	}
+	return id, nil
+}
+
+// IsOrderEvent reports whether e belongs to an order stream.
+func IsOrderEvent(e domain.Event) bool {
+	_, isStock := e.(domain.StockReceived)
+	return !isStock
+}

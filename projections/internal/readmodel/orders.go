@@ -1,0 +1,213 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/orderstore/orderstore/domain"
+)
+
+// OrdersSchema returns the DDL of a table of open orders. An order's row is
+// written when it is placed and deleted when it is shipped or cancelled, so
+// the table holds the orders still in flight, not the whole history.
+func OrdersSchema(table string) string {
+	return `CREATE TABLE ` + table + ` (id TEXT PRIMARY KEY, state BLOB NOT NULL) STRICT, WITHOUT ROWID;`
+}
+
+// Orders is the state of the orders one batch touches: loaded in bulk
+// before the batch, changed in memory, and written back by Flush. The state
+// kept is an order's status, currency and lines; other fields are zero.
+type Orders struct {
+	table string
+	m     map[string]*orderEntry
+}
+
+type orderEntry struct {
+	o      domain.Order
+	stored bool // a row exists in the table
+	dirty  bool
+}
+
+// LoadOrders reads from table the state of every order that an order event
+// of events refers to.
+func LoadOrders(ctx context.Context, tx *sql.Tx, table string, events []Event) (*Orders, error) {
+	s := &Orders{table: table, m: make(map[string]*orderEntry)}
+	var ids []any
+	for _, ev := range events {
+		if !IsOrderEvent(ev.Payload) {
+			continue
+		}
+		id, err := OrderID(ev.Stream)
+		if err != nil {
+			continue // Apply reports it at the event
+		}
+		if _, ok := s.m[id]; !ok {
+			s.m[id] = &orderEntry{}
+			ids = append(ids, id)
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), chunkRows)
+		if err := s.load(ctx, tx, ids[:n]); err != nil {
+			return nil, fmt.Errorf("load orders: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return s, nil
+}
+
+func (s *Orders) load(ctx context.Context, tx *sql.Tx, ids []any) (err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, state FROM `+s.table+` WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	for rows.Next() {
+		var (
+			id    string
+			state []byte
+		)
+		if err := rows.Scan(&id, &state); err != nil {
+			return err
+		}
+		o, err := decodeOrder(state)
+		if err != nil {
+			return fmt.Errorf("order %s: %w", id, err)
+		}
+		if e := s.m[id]; e != nil {
+			e.o, e.stored = o, true
+		}
+	}
+	return rows.Err()
+}
+
+// Get returns the state of open order id. It returns the zero Order (Exists
+// is false) if the order was never placed or has been shipped or cancelled,
+// whether in an earlier batch (its row is gone) or in this one, so that the
+// result never depends on where batches split. id must belong to an event
+// given to LoadOrders.
+func (s *Orders) Get(id string) domain.Order {
+	if e := s.m[id]; e != nil && open(e.o.Status) {
+		return e.o
+	}
+	return domain.Order{}
+}
+
+func open(s domain.Status) bool { return s == domain.StatusPlaced || s == domain.StatusPaid }
+
+// Put sets the state of order id, to be written by Flush.
+func (s *Orders) Put(id string, o domain.Order) {
+	e := s.m[id]
+	if e == nil {
+		e = &orderEntry{}
+		s.m[id] = e
+	}
+	e.o, e.dirty = o, true
+}
+
+// Flush writes the changed states into the table: open orders are
+// upserted, orders that ended are deleted.
+func (s *Orders) Flush(ctx context.Context, tx *sql.Tx) error {
+	var upserts, deletes []any
+	for id, e := range s.m {
+		if !e.dirty {
+			continue
+		}
+		switch {
+		case open(e.o.Status):
+			upserts = append(upserts, id, encodeOrder(e.o))
+		case e.stored:
+			deletes = append(deletes, id)
+		}
+	}
+	if err := ExecValues(ctx, tx, `INSERT INTO `+s.table+` (id, state)`,
+		`ON CONFLICT (id) DO UPDATE SET state = excluded.state`, 2, upserts); err != nil {
+		return fmt.Errorf("write orders: %w", err)
+	}
+	for len(deletes) > 0 {
+		n := min(len(deletes), chunkRows)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE id IN (`+placeholders(n)+`)`, deletes[:n]...); err != nil {
+			return fmt.Errorf("delete orders: %w", err)
+		}
+		deletes = deletes[n:]
+	}
+	return nil
+}
+
+// encodeOrder packs the status, currency and lines of o: length-prefixed
+// strings and varints, several times cheaper than JSON in a rebuild.
+func encodeOrder(o domain.Order) []byte {
+	b := make([]byte, 0, 16+24*len(o.Lines))
+	b = appendString(b, string(o.Status))
+	b = appendString(b, o.Currency)
+	b = binary.AppendUvarint(b, uint64(len(o.Lines)))
+	for _, l := range o.Lines {
+		b = appendString(b, l.SKU)
+		b = binary.AppendVarint(b, l.Quantity)
+		b = binary.AppendVarint(b, l.UnitPrice)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+var errCorrupt = errors.New("corrupt order state")
+
+func decodeOrder(b []byte) (domain.Order, error) {
+	d := decoder{b: b}
+	o := domain.Order{Status: domain.Status(d.string()), Currency: d.string()}
+	n := d.uvarint()
+	if n > uint64(len(b)) {
+		return o, errCorrupt
+	}
+	o.Lines = make([]domain.Line, n)
+	for i := range o.Lines {
+		o.Lines[i] = domain.Line{SKU: d.string(), Quantity: d.varint(), UnitPrice: d.varint()}
+	}
+	if d.bad || len(d.b) != 0 {
+		return o, errCorrupt
+	}
+	return o, nil
+}
+
+// decoder reads what encodeOrder wrote; bad records the first overrun.
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

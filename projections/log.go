@@ -1,0 +1,8 @@
+package projections
+
+// Log keys.
+const (
+	logProjection = "projection"
+	logPosition   = "position"
+	logErr        = "err"
+)

@@ -1,0 +1,58 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/orderstore/orderstore/projections/analytics"
+	"github.com/orderstore/orderstore/projections/internal/readmodel"
+	"github.com/orderstore/orderstore/projections/stock"
+)
+
+// projection is what the runner needs of a read model; stock.Projection
+// and analytics.Projection implement it.
+type projection interface {
+	// Name identifies the projection in checkpoints, status and table names.
+	Name() string
+	// Version changes when the tables or rules change; a stored read model
+	// of another version is rebuilt.
+	Version() int
+	// Handles reports whether Apply needs events of type eventType; the
+	// runner decodes only those.
+	Handles(eventType string) bool
+	// Schema returns the DDL creating the tables named with prefix.
+	Schema(prefix string) string
+	// Apply applies events to the tables named with prefix within tx and
+	// returns len(events), or the index n of an event it cannot apply and
+	// why: tx then holds exactly the effects of events[:n] if n > 0, and
+	// must be rolled back if n == 0.
+	Apply(ctx context.Context, tx *sql.Tx, prefix string, events []readmodel.Event) (int, error)
+}
+
+var (
+	_ projection = stock.Projection{}
+	_ projection = analytics.Projection{}
+)
+
+// builtin returns the projections a Manager runs.
+func builtin() []projection { return []projection{stock.Projection{}, analytics.Projection{}} }
+
+// State is the state of a projection.
+type State string
+
+// The states of a projection.
+const (
+	// StateCatchingUp: applying events recorded before it started, not yet
+	// at the head of $all.
+	StateCatchingUp State = "catching-up"
+	// StateLive: has reached the head of $all and applies new events as
+	// they are committed.
+	StateLive State = "live"
+	// StateRebuilding: filling shadow tables from the start of $all (an
+	// online rebuild; the live tables keep serving), or refilling its
+	// tables after a version change.
+	StateRebuilding State = "rebuilding"
+	// StateFailed: stopped at an event it cannot apply. A rebuild or a
+	// restart retries.
+	StateFailed State = "failed"
+)

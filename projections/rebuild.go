@@ -1,0 +1,327 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/orderstore/orderstore/eventstore"
+)
+
+// Progress is the progress of a rebuild, in events of $all.
+type Progress struct {
+	// Projection is the projection being rebuilt.
+	Projection string `json:"projection"`
+	// Done counts the events replayed so far.
+	Done uint64 `json:"done"`
+	// Total is Done plus the distance from the replay's position to the
+	// head of $all: exact on the embedded store, whose positions are dense,
+	// an estimate on stores whose positions are not. It grows while events
+	// are appended during an online rebuild.
+	Total uint64 `json:"total"`
+	// Rate is the average number of events replayed per second.
+	Rate float64 `json:"rate"`
+	// ETASeconds estimates the seconds left at Rate.
+	ETASeconds float64 `json:"eta_seconds"`
+}
+
+// tracker accumulates a rebuild's progress; guarded by its runner's mu.
+type tracker struct {
+	start       time.Time
+	done, total uint64
+}
+
+func newTracker(now time.Time) *tracker { return &tracker{start: now} }
+
+func (t *tracker) update(read int, pos, head uint64) {
+	t.done += uint64(read)
+	t.total = t.done
+	if head > pos {
+		t.total += head - pos
+	}
+}
+
+func (t *tracker) progress(name string, now time.Time) Progress {
+	p := Progress{Projection: name, Done: t.done, Total: t.total}
+	if elapsed := now.Sub(t.start).Seconds(); elapsed > 0 {
+		p.Rate = float64(t.done) / elapsed
+	}
+	if p.Rate > 0 {
+		p.ETASeconds = float64(t.total-t.done) / p.Rate
+	}
+	return p
+}
+
+// Rebuild starts an online rebuild of the projection name, or of every
+// projection for "all": $all is replayed from the start into shadow tables
+// while the live tables keep serving queries and following new events;
+// once the shadow has caught up, it replaces them atomically. Projections
+// rebuilt together share one replay. Rebuild returns at once (the rebuild
+// runs under Run, and waits for Run if it is not running); Status shows its
+// progress, and its error, if any, as last_error. A rebuild also retries a
+// failed projection.
+//
+// It fails with ErrUnknownProjection for another name, ErrRebuildRunning
+// if one of the projections is already being rebuilt (none is started
+// then), and ErrClosed after Close.
+func (m *Manager) Rebuild(name string) error {
+	targets, err := m.lookup([]string{name})
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	for _, r := range targets {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.rebuild != nil {
+			return fmt.Errorf("%w: %s", ErrRebuildRunning, r.p.Name())
+		}
+	}
+	for _, r := range targets {
+		r.rebuild = newTracker(m.now())
+		r.changed()
+	}
+	// A projection is in at most one pending or running request, so the
+	// buffer of one slot per projection never fills.
+	m.rebuilds <- targets
+	return nil
+}
+
+// runRebuilds carries out rebuild requests until ctx ends, each in its own
+// goroutine, so that one projection's rebuild does not wait for another's.
+func (m *Manager) runRebuilds(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case targets := <-m.rebuilds:
+			wg.Go(func() {
+				errs := rebuild(ctx, targets, nil)
+				for i, r := range targets {
+					r.mu.Lock()
+					r.rebuild = nil
+					if errs[i] != nil && ctx.Err() == nil {
+						r.lastErr = errs[i].Error()
+						r.logger.Error("rebuild failed", logErr, errs[i])
+					}
+					r.changed()
+					r.mu.Unlock()
+				}
+			})
+		}
+	}
+}
+
+// RebuildOffline rebuilds the read models of the named projections ("all"
+// or no name for every one) in dir from the start of $all, the same way as
+// an online rebuild, for a process that does not serve them: the command
+// line's rebuild. progress, if not nil, is called for each projection after
+// each transaction. It fails with ErrLocked if another process has the
+// read models open.
+func RebuildOffline(ctx context.Context, dir string, store eventstore.Store, names []string, progress func(Progress)) (err error) {
+	m, err := open(dir, store, Options{}, builtin())
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, m.Close()) }()
+	if len(names) == 0 {
+		names = []string{all}
+	}
+	targets, err := m.lookup(names)
+	if err != nil {
+		return err
+	}
+	return errors.Join(rebuild(ctx, targets, progress)...)
+}
+
+// shadow is the next generation of a projection's tables, being filled.
+type shadow struct {
+	r            *runner
+	prefix       string
+	generation   int64
+	tr           *tracker
+	pos, skipped uint64
+	err          error
+}
+
+// rebuild fills a new generation of tables for each runner from one replay
+// of $all, decoded once, and swaps each in when it has caught up. A
+// projection that fails does not stop the others. It returns each runner's
+// error, "rebuild: "-prefixed.
+func rebuild(ctx context.Context, runners []*runner, progress func(Progress)) []error {
+	shadows := make([]*shadow, len(runners))
+	for i, r := range runners {
+		if shadows[i] = r.newShadow(ctx); shadows[i].err == nil {
+			shadows[i].report(ctx, 0, progress)
+		}
+	}
+	handles := func(eventType string) bool {
+		return slices.ContainsFunc(runners, func(r *runner) bool { return r.p.Handles(eventType) })
+	}
+	store := runners[0].store
+	errStop := errors.New("every rebuild failed")
+	err := replay(ctx, store, 0, handles, func(b *batch) error {
+		going := 0
+		for _, sh := range shadows {
+			if sh.err == nil {
+				sh.err = sh.apply(ctx, b.view(sh.r.p.Handles), progress)
+			}
+			if sh.err == nil {
+				going++
+			}
+		}
+		if going == 0 {
+			return errStop
+		}
+		return nil
+	})
+	errs := make([]error, len(shadows))
+	for i, sh := range shadows {
+		if sh.err == nil && err != nil && !errors.Is(err, errStop) {
+			sh.err = err
+		}
+		if sh.err == nil {
+			sh.err = sh.swap(ctx, progress)
+		}
+		if sh.err != nil {
+			errs[i] = fmt.Errorf("rebuild: %w", sh.err)
+			if ctx.Err() == nil { // at shutdown, leave them to Open
+				sh.drop(ctx)
+			}
+		}
+	}
+	return errs
+}
+
+// newShadow creates the tables of r's next generation, fresh.
+func (r *runner) newShadow(ctx context.Context) *shadow {
+	r.mu.Lock()
+	sh := &shadow{r: r, generation: r.cp.Generation + 1, tr: r.rebuild}
+	if sh.tr == nil {
+		sh.tr = newTracker(r.now())
+		r.rebuild = sh.tr
+	}
+	r.mu.Unlock()
+	sh.prefix = tablePrefix(r.p.Name(), sh.generation)
+	r.logger.Info("rebuild started", "tables", sh.prefix)
+	sh.err = r.db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := dropTables(ctx, tx, generationOf(sh.prefix)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, r.p.Schema(sh.prefix))
+		return err
+	})
+	if sh.err != nil {
+		sh.err = fmt.Errorf("create tables: %w", sh.err)
+	}
+	return sh
+}
+
+// apply applies a view to the shadow tables in a transaction of its own.
+func (sh *shadow) apply(ctx context.Context, b *batch, progress func(Progress)) error {
+	var o outcome
+	err := sh.r.db.inTx(ctx, func(tx *sql.Tx) error {
+		if o = applyBatch(ctx, tx, sh.r.p, sh.prefix, b); o.fail != nil {
+			return o.fail.err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sh.pos, sh.skipped = o.through, sh.skipped+o.skipped
+	sh.report(ctx, b.read, progress)
+	return nil
+}
+
+func (sh *shadow) report(ctx context.Context, read int, progress func(Progress)) {
+	r := sh.r
+	head, _ := r.store.Head(ctx) // for the estimate only
+	r.mu.Lock()
+	sh.tr.update(read, sh.pos, head)
+	p := sh.tr.progress(r.p.Name(), r.now())
+	r.mu.Unlock()
+	if progress != nil {
+		progress(p)
+	}
+}
+
+// swap makes the shadow tables live (see runner.swap) and drops the
+// tables they replace.
+func (sh *shadow) swap(ctx context.Context, progress func(Progress)) error {
+	r := sh.r
+	old, tail, err := r.swap(ctx, sh.generation, sh.pos, sh.skipped)
+	if err != nil {
+		return fmt.Errorf("swap: %w", err)
+	}
+	sh.pos = r.checkpoint().Position
+	sh.report(ctx, tail, progress)
+	if err := r.db.inTx(ctx, func(tx *sql.Tx) error { return dropTables(ctx, tx, generationOf(old.prefix())) }); err != nil {
+		r.logger.Warn("could not drop the replaced tables; the next start will", logErr, err)
+	}
+	r.logger.Info("rebuild done", "tables", sh.prefix, logPosition, sh.pos)
+	return nil
+}
+
+// drop removes the tables of a failed rebuild (Open would drop them too).
+func (sh *shadow) drop(ctx context.Context) {
+	err := sh.r.db.inTx(ctx, func(tx *sql.Tx) error { return dropTables(ctx, tx, generationOf(sh.prefix)) })
+	if err != nil {
+		sh.r.logger.Warn("could not drop the tables of a failed rebuild; the next start will", logErr, err)
+	}
+}
+
+// swap applies the tail of $all that the shadow tables of generation gen
+// have not seen, and makes them live in the same transaction, while live
+// batches wait. It returns the replaced checkpoint and the events applied.
+func (r *runner) swap(ctx context.Context, gen int64, pos, skipped uint64) (old checkpoint, tail int, err error) {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	old = r.checkpoint()
+	next := checkpoint{Name: old.Name, Version: r.p.Version(), Generation: gen}
+	err = r.db.inTx(ctx, func(tx *sql.Tx) error {
+		for {
+			events, err := r.store.ReadAll(ctx, pos, pageSize)
+			if err != nil {
+				return fmt.Errorf("read $all: %w", err)
+			}
+			if len(events) == 0 {
+				break
+			}
+			b := decodeBatch(events, r.p.Handles).view(r.p.Handles)
+			o := applyBatch(ctx, tx, r.p, next.prefix(), b)
+			if o.fail != nil {
+				return o.fail.err
+			}
+			pos, skipped, tail = o.through, skipped+o.skipped, tail+b.read
+		}
+		next.Position, next.Skipped, next.UpdatedAt = pos, skipped, r.now().UTC()
+		return saveCheckpoint(ctx, tx, next)
+	})
+	if err != nil {
+		return old, 0, err
+	}
+	r.mu.Lock()
+	r.cp, r.live, r.reset, r.lastErr = next, true, nil, ""
+	failed := r.failure != nil
+	r.failure = nil
+	r.changed()
+	r.mu.Unlock()
+	if failed {
+		select {
+		case r.restart <- struct{}{}:
+		default:
+		}
+	}
+	return old, tail, nil
+}

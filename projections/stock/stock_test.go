@@ -1,0 +1,240 @@
+package stock_test
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/projections/internal/readmodel"
+	"github.com/orderstore/orderstore/projections/stock"
+
+	_ "modernc.org/sqlite"
+)
+
+const prefix = "t_"
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// recorded is an event as the store would deliver it.
+type recorded struct {
+	stream string
+	event  domain.Event
+}
+
+func placed(id string, lines ...domain.Line) recorded {
+	return recorded{domain.OrderStream(id), domain.OrderPlaced{OrderID: id, CustomerID: "c1", Currency: "EUR", Lines: lines, PlacedAt: t0}}
+}
+
+func on(id string, e domain.Event) recorded { return recorded{domain.OrderStream(id), e} }
+
+func received(sku string, q int64) recorded {
+	return recorded{domain.StockStream(sku), domain.StockReceived{SKU: sku, Quantity: q, ReceivedAt: t0}}
+}
+
+func line(sku string, q int64) domain.Line { return domain.Line{SKU: sku, Quantity: q, UnitPrice: 100} }
+
+var (
+	paid      = domain.OrderPaid{Amount: 1, PaymentRef: "p", PaidAt: t0}
+	shipped   = domain.OrderShipped{Carrier: "c", Tracking: "t", ShippedAt: t0}
+	cancelled = domain.OrderCancelled{Reason: "r", CancelledAt: t0}
+)
+
+// decode encodes each event with domain.Encode and decodes it back, as the
+// runner does, at positions 1, 2, …
+func decode(t *testing.T, given []recorded) []readmodel.Event {
+	t.Helper()
+	out := make([]readmodel.Event, len(given))
+	for i, g := range given {
+		typ, data, err := domain.Encode(g.event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := domain.Decode(typ, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = readmodel.Event{Position: uint64(i + 1), Stream: g.stream, Type: typ, Payload: payload}
+	}
+	return out
+}
+
+func openDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "rm.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := db.Exec(stock.Projection{}.Schema(prefix)); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// apply applies events in batches of size (all at once if 0) and returns
+// Apply's result for the last batch.
+func apply(t *testing.T, db *sql.DB, events []readmodel.Event, size int) (int, error) {
+	t.Helper()
+	if size == 0 {
+		size = len(events)
+	}
+	n, err := 0, error(nil)
+	for len(events) > 0 {
+		k := min(size, len(events))
+		tx, txErr := db.Begin()
+		if txErr != nil {
+			t.Fatal(txErr)
+		}
+		n, err = stock.Projection{}.Apply(t.Context(), tx, prefix, events[:k])
+		if n > 0 {
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if err != nil {
+			return n, err
+		}
+		events = events[k:]
+	}
+	return n, nil
+}
+
+func items(t *testing.T, db *sql.DB) []stock.Item {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	got, err := stock.Items(t.Context(), tx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// item builds the expected figures of a SKU.
+func item(sku string, received, reserved, shipped int64) stock.Item {
+	return stock.Item{SKU: sku, Received: received, Reserved: reserved, Shipped: shipped,
+		OnHand: received - shipped, Available: received - shipped - reserved}
+}
+
+func TestProjection_Apply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		given []recorded
+		want  []stock.Item
+	}{
+		{name: "Empty", want: []stock.Item{}},
+		{name: "Receipts", given: []recorded{received("A", 10), received("B", 1), received("A", 5)},
+			want: []stock.Item{item("A", 15, 0, 0), item("B", 1, 0, 0)}},
+		{name: "PlacedReserves", given: []recorded{received("A", 10), placed("o1", line("A", 3), line("B", 2))},
+			want: []stock.Item{item("A", 10, 3, 0), item("B", 0, 2, 0)}}, // B oversold: available −2
+		{name: "PaidStaysReserved", given: []recorded{placed("o1", line("A", 3)), on("o1", paid)},
+			want: []stock.Item{item("A", 0, 3, 0)}},
+		{name: "ShippedMovesToShipped", given: []recorded{received("A", 10), placed("o1", line("A", 3), line("B", 1)), on("o1", paid), on("o1", shipped)},
+			want: []stock.Item{item("A", 10, 0, 3), item("B", 0, 0, 1)}},
+		{name: "CancelPlacedReleases", given: []recorded{placed("o1", line("A", 3)), on("o1", cancelled)},
+			want: []stock.Item{item("A", 0, 0, 0)}},
+		{name: "CancelPaidReleases", given: []recorded{placed("o1", line("A", 3)), on("o1", paid), on("o1", cancelled)},
+			want: []stock.Item{item("A", 0, 0, 0)}},
+		{name: "LineAddedToExisting", given: []recorded{placed("o1", line("A", 3)), on("o1", domain.OrderLineAdded{SKU: "A", Quantity: 2, UnitPrice: 100})},
+			want: []stock.Item{item("A", 0, 5, 0)}},
+		{name: "LineAddedAndRemoved", given: []recorded{
+			placed("o1", line("A", 3)),
+			on("o1", domain.OrderLineAdded{SKU: "B", Quantity: 4, UnitPrice: 100}),
+			on("o1", domain.OrderLineRemoved{SKU: "A"}),
+			on("o1", paid), on("o1", shipped),
+		}, want: []stock.Item{item("A", 0, 0, 0), item("B", 0, 0, 4)}},
+		{name: "SeveralOrders", given: []recorded{
+			received("A", 10),
+			placed("o1", line("A", 3)), placed("o2", line("A", 4)), placed("o3", line("A", 5)),
+			on("o1", paid), on("o1", shipped), on("o2", cancelled),
+		}, want: []stock.Item{item("A", 10, 5, 3)}},
+	}
+	for _, tt := range tests {
+		for _, size := range []int{0, 1, 2} {
+			name := tt.name
+			if size > 0 {
+				name += "/BatchesOf" + string(rune('0'+size))
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				db := openDB(t)
+				events := decode(t, tt.given)
+				if n, err := apply(t, db, events, size); err != nil || (size == 0 && n != len(events)) {
+					t.Fatalf("Apply = %d, %v", n, err)
+				}
+				if got := items(t, db); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("items\n got %+v\nwant %+v", got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+func TestProjection_ApplyRefuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		given   []recorded
+		wantN   int
+		wantErr string
+		want    []stock.Item // the effect of the events before the refused one
+	}{
+		{name: "NotPlaced", given: []recorded{placed("o1", line("A", 1)), on("o2", paid)},
+			wantN: 1, wantErr: "order o2 is not open", want: []stock.Item{item("A", 0, 1, 0)}},
+		{name: "PlacedTwice", given: []recorded{placed("o1", line("A", 1)), placed("o1", line("A", 1))},
+			wantN: 1, wantErr: "already placed", want: []stock.Item{item("A", 0, 1, 0)}},
+		{name: "AfterShipped", given: []recorded{placed("o1", line("A", 1)), on("o1", paid), on("o1", shipped), on("o1", cancelled)},
+			wantN: 3, wantErr: "order o1 is not open", want: []stock.Item{item("A", 0, 0, 1)}},
+		{name: "OrderEventOutsideOrderStream", given: []recorded{received("A", 1), {"stock-A", paid}},
+			wantN: 1, wantErr: "not an order stream", want: []stock.Item{item("A", 1, 0, 0)}},
+		{name: "FirstEvent", given: []recorded{on("o1", shipped)}, wantN: 0, wantErr: "not open", want: []stock.Item{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := openDB(t)
+			n, err := apply(t, db, decode(t, tt.given), 0)
+			if n != tt.wantN || err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Apply = %d, %v; want %d, %q", n, err, tt.wantN, tt.wantErr)
+			}
+			if got := items(t, db); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("items\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGet(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	if _, err := apply(t, db, decode(t, []recorded{received("A", 3)}), 0); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	if got, err := stock.Get(t.Context(), tx, prefix, "A"); err != nil || got != item("A", 3, 0, 0) {
+		t.Errorf("Get(A) = %+v, %v", got, err)
+	}
+	if _, err := stock.Get(t.Context(), tx, prefix, "B"); !errors.Is(err, stock.ErrNotFound) {
+		t.Errorf("Get(B) error = %v, want ErrNotFound", err)
+	}
+}
