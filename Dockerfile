@@ -26,5 +26,8 @@ USER 65532:65532
 VOLUME /data
 EXPOSE 8080
 
+# No shell in the image: the binary checks its own readiness (GET /readyz).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=5s CMD ["/orderstore", "health", "--addr", "127.0.0.1:8080"]
+
 ENTRYPOINT ["/orderstore"]
 CMD ["serve", "--addr", "0.0.0.0:8080", "--data", "/data"]

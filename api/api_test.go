@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderstore/orderstore/api"
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/orders"
+	"github.com/orderstore/orderstore/projections"
 )
 
 // env is the real API over a real embedded store in a temp directory.
@@ -24,6 +27,7 @@ type env struct {
 	dir   string
 	store *embedded.Store
 	srv   *httptest.Server
+	stop  func() error // stops the projections
 }
 
 func newEnv(t testing.TB) *env {
@@ -40,8 +44,20 @@ func openEnv(t testing.TB, dir string) *env {
 	reg := prometheus.NewRegistry()
 	sm := api.NewStoreMetrics(reg)
 	svc := orders.New(store, orders.Options{OnAppend: sm.ObserveAppend})
-	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, Registerer: reg, Gatherer: reg}).Handler())
-	e := &env{t: t, dir: dir, store: store, srv: srv}
+	models, err := projections.Open(dir, store, projections.Options{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- models.Run(ctx) }()
+	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
+		Registerer: reg, Gatherer: reg, WaitTimeout: 500 * time.Millisecond}).Handler())
+	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
+		cancel()
+		<-runDone
+		return models.Close()
+	}}
 	t.Cleanup(e.close)
 	return e
 }
@@ -51,6 +67,9 @@ func (e *env) close() {
 		return
 	}
 	e.srv.Close()
+	if err := e.stop(); err != nil {
+		e.t.Errorf("close read models: %v", err)
+	}
 	if err := e.store.Close(); err != nil {
 		e.t.Errorf("close store: %v", err)
 	}

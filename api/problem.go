@@ -10,6 +10,8 @@ import (
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/orders"
+	"github.com/orderstore/orderstore/projections"
+	"github.com/orderstore/orderstore/projections/stock"
 )
 
 // Problem is an RFC 9457 problem details object. Code is a stable,
@@ -68,7 +70,8 @@ func problemFor(err error) Problem {
 		return Problem{Status: http.StatusPreconditionFailed, Code: "version_mismatch",
 			Detail: "If-Match names version " + strconv.FormatInt(vm.Expected, 10) + " but the order is at version " +
 				strconv.FormatInt(vm.Actual, 10) + "; reload it and decide again", Version: &vm.Actual}
-	case errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, orders.ErrVersionNotFound), errors.Is(err, errNotFound):
+	case errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, orders.ErrVersionNotFound),
+		errors.Is(err, stock.ErrNotFound), errors.Is(err, projections.ErrUnknownProjection):
 		return Problem{Status: http.StatusNotFound, Code: "not_found", Detail: err.Error()}
 	case errors.Is(err, domain.ErrOrderExists):
 		return Problem{Status: http.StatusConflict, Code: "order_exists", Detail: err.Error()}
@@ -77,6 +80,13 @@ func problemFor(err error) Problem {
 	case errors.Is(err, orders.ErrConflict):
 		return Problem{Status: http.StatusConflict, Code: "concurrent_update",
 			Detail: "the order kept changing under concurrent writers; retry the request"}
+	case errors.Is(err, projections.ErrRebuildRunning):
+		return Problem{Status: http.StatusConflict, Code: "rebuild_running", Detail: err.Error() + "; follow it at GET /projections"}
+	case errors.Is(err, errNoReadModels):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "read_models_unavailable", Detail: err.Error()}
+	case errors.Is(err, projections.ErrFailed):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_failed",
+			Detail: "the projection has stopped at an event it cannot apply; see GET /projections, fix and rebuild"}
 	case errors.As(err, &we):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: we.Error(), Position: &we.position}
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):

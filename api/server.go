@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -74,7 +73,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger}
 	if s.logger == nil {
-		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.router = s.routes()
@@ -243,7 +242,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // fail answers err as a problem; server-side errors are kept for the log.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
-	if p.Status >= 500 {
+	if p.Status >= 500 && p.Code != "projection_behind" {
+		// A wait for a position that did not come in time is the client's
+		// bound, not a failure of ours.
 		info(r.Context()).err = err
 	}
 	writeProblem(w, r, p)

@@ -40,6 +40,7 @@ const usage = `orderstore — an event-sourced order store
 Usage:
   orderstore serve   [--addr 127.0.0.1:8080] [--data ./data] [--store embedded|esdb://...]
   orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|all]
+  orderstore health  [--addr 127.0.0.1:8080]     exit 0 if the service is ready
 
 Run "orderstore <command> --help" for a command's flags.
 `
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return rebuild(ctx, args[1:], getenv, stdout, stderr)
+	case "health":
+		return health(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -123,9 +123,16 @@ func TestServe_StartStopRestart(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v after shutdown, want nil", err)
 	}
+	if err := run(t.Context(), []string{"health", "--addr", strings.TrimPrefix(base, "http://")}, noenv, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Fatalf("health of a stopped service succeeded")
+	}
 
 	// Restart through the environment fallback: the order is still there.
 	base, stop = startServe(t, "", map[string]string{"ORDERSTORE_DATA": dir})
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"health", "--addr", strings.TrimPrefix(base, "http://")}, noenv, &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("health of a running service: %v", err)
+	}
 	res, err = http.Get(base + "/orders/o-1")
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/eventstore/kurrentdb"
 	"github.com/orderstore/orderstore/orders"
+	"github.com/orderstore/orderstore/projections"
 )
 
 // shutdownTimeout bounds the wait for in-flight requests at SIGTERM.
@@ -53,8 +54,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	storeMetrics := api.NewStoreMetrics(reg)
 	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend})
+	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("open read models: %w", err)
+	}
+	defer func() { err = errors.Join(err, models.Close()) }()
+	runCtx, stopProjections := context.WithCancel(context.WithoutCancel(ctx))
+	projectionsDone := make(chan error, 1)
+	go func() { projectionsDone <- models.Run(runCtx) }()
+	defer func() {
+		stopProjections()
+		if perr := <-projectionsDone; perr != nil && !errors.Is(perr, context.Canceled) && !errors.Is(perr, projections.ErrClosed) {
+			err = errors.Join(err, fmt.Errorf("projections: %w", perr))
+		}
+	}()
 	srv := api.New(api.Config{
-		Store: store, Orders: svc, Logger: logger.With("component", "http"),
+		Store: store, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
 		Registerer: reg, Gatherer: reg,
 	})
 
@@ -113,8 +128,4 @@ func storeName(s string) string {
 		return s
 	}
 	return u.Redacted()
-}
-
-func rebuild(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("rebuild: not available yet")
 }

@@ -160,6 +160,7 @@ func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
 		s.fail(batch, unavailable("commit", err))
 		return head
 	}
+	s.lastWriteErr.Store(nil)
 	s.stats.Commits.Add(1)
 	s.stats.Appends.Add(uint64(written))
 	s.stats.Events.Add(uint64(events))
@@ -175,6 +176,7 @@ func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
 func (s *Store) fail(batch []*appendRequest, err error) {
 	// The transaction rolled back: cached versions may be ahead of disk.
 	clear(s.versions)
+	s.lastWriteErr.Store(&err)
 	s.logger.Error("append batch failed", "appends", len(batch), "err", err)
 	for _, req := range batch {
 		req.reply <- appendReply{err: err}

@@ -90,6 +90,14 @@ func (s *Store) query(ctx context.Context, op string, limit int, query string, a
 		events = make([]eventstore.RecordedEvent, 0, min(limit, 4096))
 	}
 	err = conn.Raw(func(dc any) (err error) {
+		defer func() {
+			// A failed or interrupted call makes database/sql discard this
+			// connection when it is released: its statements go first,
+			// while the connection is still open and ours alone.
+			if v, ok := dc.(driver.Validator); err != nil || (ok && !v.IsValid()) {
+				err = errors.Join(err, s.stmts.evict(dc))
+			}
+		}()
 		stmt, err := s.stmts.get(ctx, dc, query)
 		if err != nil {
 			return err
@@ -200,6 +208,20 @@ func (c *stmtCache) get(ctx context.Context, conn any, query string) (queryStmt,
 		return nil, fmt.Errorf("driver statement %T cannot query with a context", st)
 	}
 	return q, nil
+}
+
+// evict closes and forgets the statements of one connection.
+func (c *stmtCache) evict(conn any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for k, st := range c.stmts {
+		if k.conn == conn {
+			errs = append(errs, st.Close())
+			delete(c.stmts, k)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // close closes every statement; the connections must be idle.

@@ -70,8 +70,9 @@ type Store struct {
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after each commit
 
-	stats    Stats
-	versions versionCache // owned by the writer goroutine
+	stats        Stats
+	versions     versionCache          // owned by the writer goroutine
+	lastWriteErr atomic.Pointer[error] // the last commit's failure; nil once one succeeds
 }
 
 // Stats counts the writer's work since Open.
@@ -102,7 +103,7 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 		versions:   versionCache{},
 	}
 	if s.logger == nil {
-		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -268,16 +269,15 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 	return s.head.Load(), ctx.Err()
 }
 
-// Ping checks that the database answers a read.
+// Ping checks that the store can serve: the database answers a read, and
+// the last commit did not fail (a full disk or a read-only directory keeps
+// failing commits until it is fixed).
 func (s *Store) Ping(ctx context.Context) error {
-	select {
-	case <-s.closing:
-		return eventstore.ErrClosed
-	default:
+	if _, err := s.query(ctx, "ping", 1, selectEvents+`WHERE position > ? ORDER BY position LIMIT 1`, int64(s.head.Load())); err != nil {
+		return err
 	}
-	var n int
-	if err := s.readDB.QueryRowContext(ctx, `SELECT 1`).Scan(&n); err != nil {
-		return unavailable("ping", err)
+	if err := s.lastWriteErr.Load(); err != nil {
+		return fmt.Errorf("ping: last commit failed: %w", *err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 
@@ -40,9 +39,8 @@ func Open(ctx context.Context, connString string, opts Options) (*Store, error) 
 	}
 	logger := opts.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("component", "kurrentdb")
 	cfg, err := parseConnString(connString, logger)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/projections"
+)
+
+func rebuild(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("orderstore rebuild", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs, getenv)
+	name := fs.String("projection", "all", "projection to rebuild: stock, analytics or all")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: orderstore rebuild [flags]\n\n"+
+			"Replays the whole event history into fresh read models and swaps them in.\n"+
+			"Offline: stop \"orderstore serve\" on this data directory first, or use\n"+
+			"POST /projections/{name}/rebuild on the running service instead.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	if err := c.validate(); err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	switch *name {
+	case "stock", "analytics", "all":
+	default:
+		return &usageError{msg: fmt.Sprintf("--projection %q: want stock, analytics or all", *name)}
+	}
+	logger := c.logger(stderr)
+
+	store, err := openStore(ctx, c, logger)
+	if errors.Is(err, embedded.ErrLocked) {
+		return inUse(c.data)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, store.Close()) }()
+
+	show := progressPrinter(stderr, logger.Info)
+	start := time.Now()
+	err = projections.RebuildOffline(ctx, c.data, store, []string{*name}, show)
+	if errors.Is(err, projections.ErrLocked) {
+		return inUse(c.data)
+	}
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", *name, err)
+	}
+	fmt.Fprintf(stdout, "rebuilt %s in %s\n", *name, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func inUse(dir string) error {
+	return fmt.Errorf("data directory %s is in use by a running orderstore serve; "+
+		"rebuild online with: curl -X POST http://<addr>/projections/all/rebuild", dir)
+}
+
+// progressPrinter shows progress on one rewritten line on a terminal, and
+// as a log line every few seconds otherwise.
+func progressPrinter(w io.Writer, logf func(msg string, args ...any)) func(projections.Progress) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	var last time.Time
+	return func(p projections.Progress) {
+		done := p.Total > 0 && p.Done >= p.Total
+		if tty {
+			fmt.Fprintf(w, "\r%-10s %d/%d events  %.0f events/s  ETA %s   ", p.Projection, p.Done, p.Total, p.Rate,
+				(time.Duration(p.ETASeconds * float64(time.Second))).Round(time.Second))
+			if done {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		if done || time.Since(last) >= 2*time.Second {
+			last = time.Now()
+			logf("rebuild progress", "projection", p.Projection, "done", p.Done, "total", p.Total,
+				"rate", int(p.Rate), "eta_seconds", int(p.ETASeconds))
+		}
+	}
+}
