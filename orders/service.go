@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -92,7 +91,7 @@ func (s *Service) lock(stream string) func() {
 func New(store eventstore.Store, opts Options) *Service {
 	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend}
 	if s.logger == nil {
-		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
