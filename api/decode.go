@@ -15,11 +15,9 @@ import (
 	"unicode/utf8"
 )
 
-// body is a request body read in full, with its fingerprint for
-// idempotency.
+// body is a request body read in full.
 type body struct {
-	raw         []byte
-	fingerprint string
+	raw []byte
 }
 
 // readBody reads the body (bounded) after checking its content type.
@@ -39,10 +37,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body, error) 
 		}
 		return body{}, badRequest("unreadable_body", "could not read the request body: "+err.Error())
 	}
+	return body{raw: raw}, nil
+}
+
+// fingerprint identifies a request's content for idempotency: method, path
+// and body.
+func fingerprint(r *http.Request, raw []byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
 	h.Write(raw)
-	return body{raw: raw, fingerprint: hex.EncodeToString(h.Sum(nil))}, nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // decodeJSON decodes one JSON object into v, strictly: unknown fields,

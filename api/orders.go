@@ -76,13 +76,18 @@ func (s *Server) commandRequest(w http.ResponseWriter, r *http.Request, cmd any)
 	}
 	req := orders.Request{CorrelationID: info(r.Context()).correlationID, IdempotencyKey: key, IfMatch: match}
 	if cmd == nil {
+		if key != "" {
+			req.Fingerprint = fingerprint(r, nil)
+		}
 		return req, nil
 	}
 	b, err := s.readBody(w, r)
 	if err != nil {
 		return orders.Request{}, err
 	}
-	req.Fingerprint = b.fingerprint
+	if key != "" {
+		req.Fingerprint = fingerprint(r, b.raw)
+	}
 	return req, decodeJSON(b.raw, cmd)
 }
 

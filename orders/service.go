@@ -178,7 +178,17 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 	defer s.lock(stream)()
 	var lastErr error
 	for attempt := 1; attempt <= MaxAttempts; attempt++ {
-		res, err := s.attempt(ctx, orderID, cmd, req)
+		var res Result
+		var err error
+		if _, ok := cmd.(domain.PlaceOrder); ok && attempt == 1 && req.IdempotencyKey == "" && req.IfMatch == nil {
+			res, err = s.placeBlind(ctx, orderID, cmd, req)
+			if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+				// The stream exists: the full cycle below reports why.
+				res, err = s.attempt(ctx, orderID, cmd, req)
+			}
+		} else {
+			res, err = s.attempt(ctx, orderID, cmd, req)
+		}
 		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 			return res, err
 		}
@@ -194,6 +204,23 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 		s.logger.Debug("version conflict, retrying", "stream", stream, "attempt", attempt)
 	}
 	return Result{}, fmt.Errorf("%w: %d attempts: %w", ErrConflict, MaxAttempts, lastErr)
+}
+
+// placeBlind places a new order without reading its stream first: a new
+// order's stream is empty, and appending with NoStream proves it. If the
+// stream exists after all, the append fails with a version error and
+// nothing is written. (Not for idempotent requests: a retry must replay
+// the recorded outcome, which needs the read.)
+func (s *Service) placeBlind(ctx context.Context, orderID string, cmd domain.Command, req Request) (Result, error) {
+	events, err := domain.Decide(domain.Order{}, cmd, s.now())
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := s.append(ctx, domain.OrderStream(orderID), eventstore.NoStream, events, req)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Order: domain.Fold(events), Version: res.Version, Position: res.Position}, nil
 }
 
 // attempt is one load-decide-append cycle.

@@ -126,7 +126,7 @@ func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
 		s.fail(batch, unavailable("begin", err))
 		return head
 	}
-	w, err := prepareWriter(ctx, tx, s.versions)
+	w, err := prepareWriter(ctx, tx, s.wstmts, s.versions)
 	if err != nil {
 		s.fail(batch, errors.Join(unavailable("prepare", err), tx.Rollback()))
 		return head
@@ -209,26 +209,54 @@ func (c versionCache) set(stream string, v int64) {
 	c[stream] = v
 }
 
-func prepareWriter(ctx context.Context, tx *sql.Tx, versions versionCache) (_ *writer, err error) {
-	w := writer{versions: versions}
+// writeStmts are the writer's statements, prepared once on its connection;
+// each transaction binds them with Tx.StmtContext, which reuses them
+// rather than preparing again.
+type writeStmts struct {
+	version, idAt, findID, insert *sql.Stmt
+}
+
+func prepareWriteStmts(ctx context.Context, db *sql.DB) (_ *writeStmts, err error) {
+	var st writeStmts
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, w.close())
+			err = errors.Join(err, st.close())
 		}
 	}()
-	if w.version, err = tx.PrepareContext(ctx, `SELECT version FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`); err != nil {
-		return nil, err
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&st.version, `SELECT version FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
+		{&st.idAt, `SELECT id, position FROM events WHERE stream = ? AND version = ?`},
+		{&st.findID, `SELECT version FROM events WHERE stream = ? AND id = ? LIMIT 1`},
+		{&st.insert, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		if *p.dst, err = db.PrepareContext(ctx, p.query); err != nil {
+			return nil, unavailable("prepare", err)
+		}
 	}
-	if w.idAt, err = tx.PrepareContext(ctx, `SELECT id, position FROM events WHERE stream = ? AND version = ?`); err != nil {
-		return nil, err
+	return &st, nil
+}
+
+func (st *writeStmts) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{st.version, st.idAt, st.findID, st.insert} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
 	}
-	if w.findID, err = tx.PrepareContext(ctx, `SELECT version FROM events WHERE stream = ? AND id = ? LIMIT 1`); err != nil {
-		return nil, err
-	}
-	if w.insert, err = tx.PrepareContext(ctx, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		return nil, err
-	}
-	return &w, nil
+	return errors.Join(errs...)
+}
+
+func prepareWriter(ctx context.Context, tx *sql.Tx, st *writeStmts, versions versionCache) (*writer, error) {
+	return &writer{
+		version:  tx.StmtContext(ctx, st.version),
+		idAt:     tx.StmtContext(ctx, st.idAt),
+		findID:   tx.StmtContext(ctx, st.findID),
+		insert:   tx.StmtContext(ctx, st.insert),
+		versions: versions,
+	}, nil
 }
 
 func (w *writer) close() error {

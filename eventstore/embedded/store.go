@@ -70,6 +70,7 @@ type Store struct {
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after each commit
 
+	wstmts       *writeStmts // prepared on writeDB
 	stats        Stats
 	versions     versionCache          // owned by the writer goroutine
 	lastWriteErr atomic.Pointer[error] // the last commit's failure; nil once one succeeds
@@ -148,6 +149,10 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	s.readDB.SetMaxOpenConns(readers)
 	s.readDB.SetMaxIdleConns(readers)
 	s.readDB.SetConnMaxIdleTime(0)
+
+	if s.wstmts, err = prepareWriteStmts(ctx, s.writeDB); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 
 	var head sql.NullInt64
 	if err := s.writeDB.QueryRowContext(ctx, `SELECT max(position) FROM events`).Scan(&head); err != nil {
@@ -300,6 +305,9 @@ func (s *Store) closeFiles() error {
 		s.readMu.Lock()
 		errs = append(errs, s.stmts.close(), s.readDB.Close())
 		s.readMu.Unlock()
+	}
+	if s.wstmts != nil {
+		errs = append(errs, s.wstmts.close())
 	}
 	if s.writeDB != nil {
 		errs = append(errs, s.writeDB.Close())
