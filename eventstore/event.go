@@ -59,3 +59,30 @@ type AppendResult struct {
 	// Position is the global position of the last appended event.
 	Position uint64
 }
+
+// ValidateAppend reports the first problem that makes an append's arguments
+// unfit, before any I/O: an empty or reserved ("$…") stream name, an
+// invalid expected version, no events, an invalid event, or an event ID
+// given twice. Its errors match ErrInvalidArgument. Backends call it first.
+func ValidateAppend(stream string, expected ExpectedVersion, events []EventData) error {
+	if stream == "" || stream[0] == '$' {
+		return fmt.Errorf("append: %w: stream name %q is empty or reserved", ErrInvalidArgument, stream)
+	}
+	if !expected.Valid() {
+		return fmt.Errorf("append %s: %w: expected version %s", stream, ErrInvalidArgument, expected)
+	}
+	if len(events) == 0 {
+		return fmt.Errorf("append %s: %w: no events", stream, ErrInvalidArgument)
+	}
+	seen := make(map[uuid.UUID]bool, len(events))
+	for _, e := range events {
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("append %s: %w", stream, err)
+		}
+		if seen[e.ID] {
+			return fmt.Errorf("append %s: %w: event ID %s appears twice", stream, ErrInvalidArgument, e.ID)
+		}
+		seen[e.ID] = true
+	}
+	return nil
+}

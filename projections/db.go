@@ -12,6 +12,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/orderstore/orderstore/internal/dirlock"
 )
 
 // FileName is the name of the read-model database inside the data
@@ -46,7 +48,13 @@ func openDB(dir string) (_ *db, err error) {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
 	d := &db{}
-	if d.lock, err = lockDir(dir); err != nil {
+	// The lock keeps an offline rebuild from swapping tables under a
+	// running server (with KurrentDB nothing else keeps two processes off
+	// one directory).
+	if d.lock, err = dirlock.Lock(filepath.Join(dir, lockFileName)); err != nil {
+		if errors.Is(err, dirlock.ErrHeld) {
+			return nil, fmt.Errorf("open read models: %w: %s", ErrLocked, dir)
+		}
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
 	defer func() {

@@ -26,7 +26,7 @@ type appendReply struct {
 // Append implements eventstore.Store. The call returns once the transaction
 // holding the events has been committed and synced to disk.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	if err := validateAppend(stream, expected, events); err != nil {
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	req := &appendRequest{ctx: ctx, stream: stream, expected: expected, events: events, reply: make(chan appendReply, 1)}
@@ -52,29 +52,6 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	case <-ctx.Done():
 		return eventstore.AppendResult{}, ctx.Err()
 	}
-}
-
-func validateAppend(stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) error {
-	if stream == "" || stream[0] == '$' {
-		return fmt.Errorf("append: %w: stream name %q is empty or reserved", eventstore.ErrInvalidArgument, stream)
-	}
-	if !expected.Valid() {
-		return fmt.Errorf("append %s: %w: expected version %s", stream, eventstore.ErrInvalidArgument, expected)
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("append %s: %w: no events", stream, eventstore.ErrInvalidArgument)
-	}
-	for i, e := range events {
-		if err := e.Validate(); err != nil {
-			return fmt.Errorf("append %s: %w", stream, err)
-		}
-		for _, prev := range events[:i] {
-			if prev.ID == e.ID {
-				return fmt.Errorf("append %s: %w: event ID %s appears twice", stream, eventstore.ErrInvalidArgument, e.ID)
-			}
-		}
-	}
-	return nil
 }
 
 // writeLoop is the only writer. Each round takes every queued request (up to

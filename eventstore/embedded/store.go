@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/internal/dirlock"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -118,7 +119,10 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	}
 	s.reqs = make(chan *appendRequest, s.maxBatch)
 
-	if s.lock, err = lockDir(dir); err != nil {
+	if s.lock, err = dirlock.Lock(filepath.Join(dir, "LOCK")); err != nil {
+		if errors.Is(err, dirlock.ErrHeld) {
+			return nil, fmt.Errorf("open store: %w: %s", ErrLocked, dir)
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	defer func() {

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
-	"github.com/google/uuid"
 
 	"github.com/orderstore/orderstore/eventstore"
 )
@@ -16,7 +15,7 @@ import (
 // server deduplicates a repeated append at the same place within the stream;
 // it does not look for the IDs in other streams.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	if err := validateAppend(stream, expected, events); err != nil {
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	data := make([]esdb.EventData, len(events))
@@ -53,31 +52,6 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		return eventstore.AppendResult{}, s.fail(ctx, "append "+stream, err)
 	}
 	return res, nil
-}
-
-func validateAppend(stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) error {
-	if stream == "" || stream[0] == '$' {
-		return fmt.Errorf("append: %w: stream name %q is empty or reserved", eventstore.ErrInvalidArgument, stream)
-	}
-	if !expected.Valid() {
-		return fmt.Errorf("append %s: %w: expected version %s", stream, eventstore.ErrInvalidArgument, expected)
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("append %s: %w: no events", stream, eventstore.ErrInvalidArgument)
-	}
-	seen := make(map[uuid.UUID]bool, len(events))
-	for _, e := range events {
-		// Validate refuses the zero ID, which the client would replace with
-		// a random one, defeating deduplication.
-		if err := e.Validate(); err != nil {
-			return fmt.Errorf("append %s: %w", stream, err)
-		}
-		if seen[e.ID] {
-			return fmt.Errorf("append %s: %w: event ID %s appears twice", stream, eventstore.ErrInvalidArgument, e.ID)
-		}
-		seen[e.ID] = true
-	}
-	return nil
 }
 
 // expectedRevision maps an expected version onto the client's. e must be
