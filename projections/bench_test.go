@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"syscall"
@@ -76,13 +77,13 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkLiveLag appends random commands at a steady rate from 8 writers
+// BenchmarkLiveLag appends random commands at a steady rate from 64 writers
 // while the projections run, and measures the time from an append's
 // acknowledgement to both projections having applied it.
 func BenchmarkLiveLag(b *testing.B) {
 	const (
-		rate    = 2_000 // commands per second
-		writers = 8
+		rate    = 5_000 // commands per second (the target load)
+		writers = 64
 	)
 	dir := b.TempDir()
 	s := openStore(b, dir)
@@ -93,7 +94,7 @@ func BenchmarkLiveLag(b *testing.B) {
 	var wg sync.WaitGroup
 	for i := range writers {
 		wg.Go(func() {
-			w := newWorkload(uint64(i), "lag-"+string(rune('a'+i))+"-")
+			w := newWorkload(uint64(i), fmt.Sprintf("lag-%d-", i))
 			for range work {
 				pos, err := w.step(ctx, s)
 				if err != nil {
