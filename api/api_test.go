@@ -383,6 +383,7 @@ func TestIdempotency(t *testing.T) {
 	paid := e.expect(e.do("POST", loc+"/payment", pay, "Idempotency-Key", "k-pay"), 200)
 	e.expect(e.do("POST", loc+"/payment", map[string]any{"amount": 700, "payment_ref": "other"}, "Idempotency-Key", "k-pay"), 422)
 	receipt := e.expect(e.do("POST", "/stock/S/receipts", map[string]any{"quantity": 5}, "Idempotency-Key", "k-stock"), 200)
+	e.expect(e.do("POST", "/stock/S/receipts", map[string]any{"quantity": 6}, "Idempotency-Key", "k-stock"), 422)
 
 	// Restart: the outcomes are still replayed, nothing is written twice.
 	e.close()

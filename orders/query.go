@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -74,48 +75,39 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 		return StockResult{}, err
 	}
 	stream := domain.StockStream(cmd.SKU)
-	if req.IdempotencyKey == "" {
-		// Receipts commute: no need to read the stream or pin a version.
-		events, err := domain.DecideStock(cmd, s.now())
-		if err != nil {
-			return StockResult{}, err
-		}
-		res, err := s.append(ctx, stream, eventstore.Any, events, req)
-		if err != nil {
-			return StockResult{}, err
-		}
-		return StockResult{Version: res.Version, Position: res.Position}, nil
+	events, err := domain.DecideStock(cmd, s.now())
+	if err != nil {
+		return StockResult{}, err
 	}
-	// With a key, read the stream to find an earlier attempt (and check its
-	// fingerprint); the exact expected version makes a racing retry safe.
-	defer s.lock(stream)()
-	for attempt := 1; attempt <= MaxAttempts; attempt++ {
-		recorded, err := s.store.ReadStream(ctx, stream, 0, 0)
-		if err != nil && !errors.Is(err, eventstore.ErrNotFound) {
-			return StockResult{}, fmt.Errorf("load %s: %w", stream, err)
+	// Receipts commute, so they append with Any and never read the stream
+	// (which grows with every receipt). With a key, the derived event IDs
+	// let the store recognise a retry among the stream's recent events.
+	var before uint64
+	if req.IdempotencyKey != "" {
+		if before, err = s.store.Head(ctx); err != nil {
+			return StockResult{}, fmt.Errorf("receive stock %s: %w", cmd.SKU, err)
 		}
-		version := eventstore.NoVersion
-		if n := len(recorded); n > 0 {
-			version = recorded[n-1].Version
-		}
-		if req.IdempotencyKey != "" {
-			res, ok, err := replay(recorded, stream, req)
-			if err != nil || ok {
-				return StockResult{Version: res.Version, Position: res.Position, Replayed: ok}, err
-			}
-		}
-		events, err := domain.DecideStock(cmd, s.now())
-		if err != nil {
-			return StockResult{}, err
-		}
-		res, err := s.append(ctx, stream, eventstore.Exact(version), events, req)
-		if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
-			continue
-		}
-		if err != nil {
-			return StockResult{}, err
-		}
-		return StockResult{Version: res.Version, Position: res.Position}, nil
 	}
-	return StockResult{}, fmt.Errorf("%w: %d attempts on %s", ErrConflict, MaxAttempts, stream)
+	res, err := s.append(ctx, stream, eventstore.Any, events, req)
+	if err != nil {
+		return StockResult{}, err
+	}
+	out := StockResult{Version: res.Version, Position: res.Position}
+	if req.IdempotencyKey == "" || res.Position > before {
+		return out, nil
+	}
+	// Recorded before this call: a retry. It must be the same request.
+	out.Replayed = true
+	recorded, err := s.store.ReadStream(ctx, stream, res.Version, 1)
+	if err != nil || len(recorded) != 1 {
+		return StockResult{}, fmt.Errorf("receive stock %s: read the recorded receipt: %w", cmd.SKU, err)
+	}
+	var meta metadata
+	if err := json.Unmarshal(recorded[0].Metadata, &meta); err != nil {
+		return StockResult{}, fmt.Errorf("receive stock %s: metadata: %w", cmd.SKU, err)
+	}
+	if meta.Fingerprint != req.Fingerprint {
+		return StockResult{}, fmt.Errorf("%w: key %q", ErrIdempotencyKeyReused, req.IdempotencyKey)
+	}
+	return out, nil
 }

@@ -166,6 +166,10 @@ func isRequestError(err error) bool {
 	return errors.Is(err, eventstore.ErrWrongExpectedVersion) || errors.Is(err, eventstore.ErrDuplicateEventID)
 }
 
+// RetryWindow is how far back from a stream's end an Any or StreamExists
+// append looks for its own events, to recognise a retry.
+const RetryWindow = 256
+
 // writer holds the statements of one transaction.
 type writer struct {
 	version, idAt, findID, insert *sql.Stmt
@@ -206,7 +210,7 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (_ *writeStmts, err erro
 	}{
 		{&st.version, `SELECT version FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
 		{&st.idAt, `SELECT id, position FROM events WHERE stream = ? AND version = ?`},
-		{&st.findID, `SELECT version FROM events WHERE stream = ? AND id = ? LIMIT 1`},
+		{&st.findID, `SELECT version FROM events WHERE stream = ? AND version > ? AND id = ? LIMIT 1`},
 		{&st.insert, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		if *p.dst, err = db.PrepareContext(ctx, p.query); err != nil {
@@ -250,10 +254,11 @@ func (w *writer) close() error {
 // events at positions after head. It returns how many events it inserted.
 //
 // Idempotency: an exact or NoStream append whose stream has moved past the
-// expected version is a retry if its events sit right after that version;
-// an Any or StreamExists append is a retry if its first event is anywhere in
-// the stream (followed by the others). Both checks read the stream's own
-// index, so they hold for the store's whole history, across restarts.
+// expected version is a retry if its events sit right after that version,
+// however long ago. An Any or StreamExists append is a retry if its first
+// event is among the stream's last RetryWindow events (followed by the
+// others): looking further would cost a scan of the stream per append.
+// Both checks read the stream's own index, so they survive restarts.
 func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now int64) (eventstore.AppendResult, int, error) {
 	actual, cached := w.versions[req.stream]
 	if !cached {
@@ -293,7 +298,7 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest, actual int64)
 	var first int64
 	switch req.expected {
 	case eventstore.Any, eventstore.StreamExists:
-		err := w.findID.QueryRowContext(ctx, req.stream, req.events[0].ID[:]).Scan(&first)
+		err := w.findID.QueryRowContext(ctx, req.stream, actual-RetryWindow, req.events[0].ID[:]).Scan(&first)
 		if errors.Is(err, sql.ErrNoRows) {
 			return res, false, nil
 		}

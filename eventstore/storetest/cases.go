@@ -333,11 +333,10 @@ func testNoGaps(t *testing.T, h Harness) {
 		})
 	}
 	total := writers * perWriter * 3 / 2
-	got := make(chan []eventstore.RecordedEvent, 1)
-	go func() { got <- e.collect(ctx, start, total) }()
+	wait := e.collectAsync(ctx, start, total)
 	wg.Wait()
 	close(acks)
-	seen := <-got
+	seen := wait()
 	if t.Failed() {
 		return
 	}
@@ -377,15 +376,14 @@ func testCatchUpThenLive(t *testing.T, h Harness) {
 		e.mustAppend(stream, eventstore.Any, events(10)...)
 	}
 	ctx := e.ctx()
-	got := make(chan []eventstore.RecordedEvent, 1)
-	go func() { got <- e.collect(ctx, start, before+during) }()
+	wait := e.collectAsync(ctx, start, before+during)
 	// Append while the subscriber catches up and after it went live.
 	for range during {
 		if _, err := e.store.Append(ctx, stream, eventstore.Any, event("Live", 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	seen := <-got
+	seen := wait()
 	for i, ev := range seen {
 		if ev.Version != int64(i) {
 			t.Fatalf("delivery %d has version %d: lost or duplicated events at the hand-over", i, ev.Version)
@@ -409,9 +407,10 @@ func testSubscribeCancel(t *testing.T, h Harness) {
 	ctx, cancel := context.WithCancel(e.ctx())
 	started := make(chan struct{})
 	errc := make(chan error, 1)
+	start := e.head() // before the append below, so the event is certainly after it
 	go func() {
 		var once sync.Once
-		errc <- e.store.Subscribe(ctx, e.head(), func([]eventstore.RecordedEvent) error {
+		errc <- e.store.Subscribe(ctx, start, func([]eventstore.RecordedEvent) error {
 			once.Do(func() { close(started) })
 			return nil
 		})

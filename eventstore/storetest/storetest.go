@@ -153,11 +153,10 @@ func (e *env) readOurs(after uint64) []eventstore.RecordedEvent {
 	}
 }
 
-// collect subscribes after a position until it has seen n of this test's
-// events, and returns them. It fails the test on a position that does not
-// increase.
-func (e *env) collect(ctx context.Context, after uint64, n int) []eventstore.RecordedEvent {
-	e.t.Helper()
+// subscribeN subscribes after a position until it has seen n of this
+// test's events, and returns them. It fails on a position that does not
+// increase. Safe to call from any goroutine (it does not touch e.t).
+func (e *env) subscribeN(ctx context.Context, after uint64, n int) ([]eventstore.RecordedEvent, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var got []eventstore.RecordedEvent
@@ -179,9 +178,41 @@ func (e *env) collect(ctx context.Context, after uint64, n int) []eventstore.Rec
 		return nil
 	})
 	if !errors.Is(err, done) {
-		e.t.Fatalf("subscribe after %d: got %d of %d events: %v", after, len(got), n, err)
+		return got, fmt.Errorf("subscribe after %d: got %d of %d events: %w", after, len(got), n, err)
+	}
+	return got, nil
+}
+
+// collect is subscribeN for the test's own goroutine: it fails the test.
+func (e *env) collect(ctx context.Context, after uint64, n int) []eventstore.RecordedEvent {
+	e.t.Helper()
+	got, err := e.subscribeN(ctx, after, n)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return got
+}
+
+// collectAsync runs subscribeN in a goroutine; wait returns its result on
+// the test's goroutine, failing the test on error.
+func (e *env) collectAsync(ctx context.Context, after uint64, n int) (wait func() []eventstore.RecordedEvent) {
+	type result struct {
+		events []eventstore.RecordedEvent
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		evs, err := e.subscribeN(ctx, after, n)
+		ch <- result{evs, err}
+	}()
+	return func() []eventstore.RecordedEvent {
+		e.t.Helper()
+		r := <-ch
+		if r.err != nil {
+			e.t.Fatal(r.err)
+		}
+		return r.events
+	}
 }
 
 func (e *env) head() uint64 {
