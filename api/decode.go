@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -90,7 +91,71 @@ func decodeJSON(raw []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("malformed_json", "unexpected data after the JSON object")
 	}
+	if name, ok := duplicateName(raw); ok {
+		return &requestError{status: http.StatusBadRequest, code: "malformed_json", field: name,
+			detail: fmt.Sprintf("member %q appears twice in one object", name)}
+	}
 	return nil
+}
+
+// duplicateName finds a member name that repeats within one object of
+// raw, which must be valid JSON. encoding/json keeps the last of repeated
+// members (and matches names case-insensitively), where other parsers
+// keep the first: refusing them keeps every reader of a body agreeing on
+// what it says.
+func duplicateName(raw []byte) (string, bool) {
+	type frame struct {
+		names   map[string]struct{} // nil for an array
+		wantKey bool
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // the end: raw has been decoded before
+		}
+		top := len(stack) - 1
+		if top >= 0 && stack[top].wantKey {
+			if name, ok := tok.(string); ok {
+				key := foldName(name)
+				if _, dup := stack[top].names[key]; dup {
+					return name, true
+				}
+				stack[top].names[key] = struct{}{}
+				stack[top].wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{names: map[string]struct{}{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:top]
+		}
+		// A value ended: an object wants its next name.
+		if top := len(stack) - 1; top >= 0 && stack[top].names != nil {
+			stack[top].wantKey = true
+		}
+	}
+}
+
+// foldName maps a member name to a key shared by every name that
+// encoding/json would match to the same field: each rune becomes the
+// smallest of its case-folding orbit (so "K", "k" and the Kelvin sign meet).
+func foldName(name string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, name)
 }
 
 func jsonKind(goKind string) string {

@@ -87,6 +87,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // routes registers every route of the API contract.
 func (s *Server) routes() *mux.Router {
 	r := mux.NewRouter()
+	// Match the path as sent: an encoded slash (%2F) in an order ID or SKU
+	// is part of the value, which validation then refuses, not a separator
+	// that path cleaning would resolve into a redirect to another resource.
+	r.UseEncodedPath()
 	r.Use(s.markRoute)
 
 	r.HandleFunc("/orders", s.placeOrder).Methods(http.MethodPost)
