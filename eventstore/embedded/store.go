@@ -145,6 +145,10 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	s.writeDB.SetConnMaxIdleTime(0)
 	ctx := context.Background()
 	if err := s.initSchema(ctx); err != nil {
+		if strings.Contains(err.Error(), "file is not a database") {
+			// SQLITE_NOTADB: not a passing failure but a foreign file.
+			return nil, fmt.Errorf("open store %s: %w: %s", path, ErrForeignFile, err)
+		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if s.readDB, err = sql.Open("sqlite", path+pragmas+"&_pragma=query_only(1)"); err != nil {
