@@ -135,8 +135,11 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	if err := checkForeign(path); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)"
-	if s.writeDB, err = sql.Open("sqlite", path+pragmas+"&_txlock=immediate"); err != nil {
+	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(16384)"
+	// The writer's page cache holds the hot ends of the indexes (64 MiB);
+	// readers mostly stream $all or fetch a few pages, so 16 MiB each keeps
+	// memory bounded whatever the history's size.
+	if s.writeDB, err = sql.Open("sqlite", path+pragmas+"&_pragma=cache_size(-65536)&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.writeDB.SetMaxOpenConns(1)
@@ -151,7 +154,7 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if s.readDB, err = sql.Open("sqlite", path+pragmas+"&_pragma=query_only(1)"); err != nil {
+	if s.readDB, err = sql.Open("sqlite", path+pragmas+"&_pragma=cache_size(-16384)&_pragma=query_only(1)"); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.readDB.SetMaxOpenConns(readers)
