@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/orderstore/orderstore/orders"
 )
 
-// orderView is the order resource of DESIGN §6.
+// orderView is the order resource of the API (see openapi.json).
 type orderView struct {
 	ID             string        `json:"id"`
 	CustomerID     string        `json:"customer_id"`
@@ -85,10 +86,20 @@ func (s *Server) commandRequest(w http.ResponseWriter, r *http.Request, cmd any)
 	if err != nil {
 		return orders.Request{}, err
 	}
-	if key != "" {
-		req.Fingerprint = fingerprint(r, b.raw)
+	if err := decodeJSON(b.raw, cmd); err != nil {
+		return orders.Request{}, err
 	}
-	return req, decodeJSON(b.raw, cmd)
+	if key != "" {
+		// The decoded values, re-encoded, not the bytes: a client that
+		// re-serialises its request on retry (other key order, spacing)
+		// sends the same request.
+		canonical, err := json.Marshal(cmd)
+		if err != nil {
+			return orders.Request{}, fmt.Errorf("fingerprint: %w", err)
+		}
+		req.Fingerprint = fingerprint(r, canonical)
+	}
+	return req, nil
 }
 
 func (s *Server) writeResult(w http.ResponseWriter, status int, res orders.Result) {

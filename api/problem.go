@@ -45,6 +45,10 @@ func badRequest(code, detail string) error {
 	return &requestError{status: http.StatusBadRequest, code: code, detail: detail}
 }
 
+// statusClientClosed is the status logged when the client went away before
+// the answer (nginx's convention); no client sees it.
+const statusClientClosed = 499
+
 // problemFor maps an error to its problem. Server-side failures keep their
 // details out of the body; they are logged instead.
 func problemFor(err error) Problem {
@@ -91,7 +95,11 @@ func problemFor(err error) Problem {
 		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: we.Error(), Position: &we.position}
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
-			Detail: "the event store is unavailable; nothing was written, retry later"}
+			Detail: "the event store is unavailable; the command may not have been applied: " +
+				"retry later, with the same Idempotency-Key to be safe"}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer.
+		return Problem{Status: statusClientClosed, Code: "client_closed", Detail: "the client closed the request"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "timeout", Detail: "the request timed out; it may or may not have been applied"}
 	}

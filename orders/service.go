@@ -239,7 +239,8 @@ func (s *Service) attempt(ctx context.Context, orderID string, cmd domain.Comman
 			return res, err
 		}
 	}
-	if req.IfMatch != nil && *req.IfMatch != version {
+	// If-Match on an order that does not exist is left to Decide (404).
+	if req.IfMatch != nil && *req.IfMatch != version && version != eventstore.NoVersion {
 		return Result{}, &VersionMismatchError{Expected: *req.IfMatch, Actual: version}
 	}
 	events, err := domain.Decide(order, cmd, s.now())

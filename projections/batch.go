@@ -52,6 +52,7 @@ func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType strin
 			if err != nil {
 				b.bad = append(b.bad, failure{ev.Position, ev.Type,
 					fmt.Errorf("event %s at position %d in %s: %w", ev.ID, ev.Position, ev.Stream, err)})
+				b.last = ev.Position // view caps it before the bad event for its owner
 				continue
 			}
 			b.events = append(b.events, readmodel.Event{Position: ev.Position, Stream: ev.Stream, Type: ev.Type, Payload: payload})
@@ -135,7 +136,7 @@ func (b *batch) merge(next *batch) {
 	b.unknown = append(b.unknown, next.unknown...)
 	b.bad = append(b.bad, next.bad...)
 	b.read += next.read
-	b.last = next.last
+	b.last = max(b.last, next.last)
 }
 
 // replay reads $all after from until a read comes back empty and hands

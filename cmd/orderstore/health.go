@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -23,9 +24,10 @@ func health(ctx context.Context, args []string, getenv func(string) string, stdo
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
+	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(*addr, "http://"), "https://"), "/")
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+*addr+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/readyz", nil)
 	if err != nil {
 		return &usageError{msg: fmt.Sprintf("--addr %q: %v", *addr, err)}
 	}

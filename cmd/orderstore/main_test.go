@@ -159,3 +159,14 @@ func TestServe_UnusableDataDir(t *testing.T) {
 		t.Fatalf("data directory that is a file: %v, want a plain error (exit 1)", err)
 	}
 }
+
+func TestRebuild_MissingStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "typo")
+	err := run(t.Context(), []string{"rebuild", "--data", dir}, noenv, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "no event store") {
+		t.Fatalf("rebuild of a directory without a store: %v, want a clear error", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("rebuild created %s", dir)
+	}
+}

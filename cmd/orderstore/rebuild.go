@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/orderstore/orderstore/eventstore/embedded"
@@ -38,6 +39,13 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 		return &usageError{msg: fmt.Sprintf("--projection %q: want stock, analytics or all", *name)}
 	}
 	logger := c.logger(stderr)
+	if c.store == "embedded" {
+		// A mistyped --data would otherwise create an empty store and
+		// "rebuild" nothing, successfully.
+		if _, err := os.Stat(filepath.Join(c.data, embedded.FileName)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no event store in %s (%s not found): check --data", c.data, embedded.FileName)
+		}
+	}
 
 	store, err := openStore(ctx, c, logger)
 	if errors.Is(err, embedded.ErrLocked) {

@@ -45,6 +45,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logger := c.logger(stderr)
 
 	store, err := openStore(ctx, c, logger)
+	if errors.Is(err, embedded.ErrLocked) {
+		return fmt.Errorf("%w (another orderstore serve or rebuild has it open: stop it, or choose another --data)", err)
+	}
 	if err != nil {
 		return err
 	}
