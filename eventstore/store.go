@@ -14,9 +14,9 @@ type Store interface {
 	// A retry is recognised by event IDs and writes nothing: Append returns
 	// the original result if, for an exact or NoStream expected version, the
 	// events are recorded right after that version, or, for Any and
-	// StreamExists, in the same order near the end of the stream (how near
-	// is the backend's: the embedded store looks at the last 256 events,
-	// KurrentDB at a cache of recent writes). (Appending
+	// StreamExists, in the same order in the stream when they were first
+	// appended without an exact version too (the embedded store checks the
+	// whole stream; KurrentDB only a cache of recent writes). (Appending
 	// recorded IDs at the stream's current exact version is not recognised;
 	// callers that retry decisions check the events they loaded.) Errors: [*VersionError] (matches
 	// ErrWrongExpectedVersion), ErrDuplicateEventID, ErrInvalidArgument,

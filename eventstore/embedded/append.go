@@ -166,10 +166,6 @@ func isRequestError(err error) bool {
 	return errors.Is(err, eventstore.ErrWrongExpectedVersion) || errors.Is(err, eventstore.ErrDuplicateEventID)
 }
 
-// RetryWindow is how far back from a stream's end an Any or StreamExists
-// append looks for its own events, to recognise a retry.
-const RetryWindow = 256
-
 // writer holds the statements of one transaction.
 type writer struct {
 	version, idAt, findID, insert *sql.Stmt
@@ -210,8 +206,8 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (_ *writeStmts, err erro
 	}{
 		{&st.version, `SELECT version FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
 		{&st.idAt, `SELECT id, position FROM events WHERE stream = ? AND version = ?`},
-		{&st.findID, `SELECT version FROM events WHERE stream = ? AND version > ? AND id = ? LIMIT 1`},
-		{&st.insert, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.findID, `SELECT version FROM events WHERE stream = ? AND id = ? AND any_append = 1 LIMIT 1`},
+		{&st.insert, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at, any_append) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		if *p.dst, err = db.PrepareContext(ctx, p.query); err != nil {
 			return nil, unavailable("prepare", err)
@@ -254,11 +250,13 @@ func (w *writer) close() error {
 // events at positions after head. It returns how many events it inserted.
 //
 // Idempotency: an exact or NoStream append whose stream has moved past the
-// expected version is a retry if its events sit right after that version,
-// however long ago. An Any or StreamExists append is a retry if its first
-// event is among the stream's last RetryWindow events (followed by the
-// others): looking further would cost a scan of the stream per append.
-// Both checks read the stream's own index, so they survive restarts.
+// expected version is a retry if its events sit right after that version;
+// an Any or StreamExists append is a retry if its first event was written
+// by an append without an exact version (Any, StreamExists, NoStream)
+// anywhere in the stream, followed by the others. Both look up indexes
+// clustered by stream — (stream, version), and (stream, id) over those
+// appends only — so they hold for the whole history, across restarts,
+// without a random-key index on the hot path of exact appends.
 func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now int64) (eventstore.AppendResult, int, error) {
 	actual, cached := w.versions[req.stream]
 	if !cached {
@@ -277,12 +275,19 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now
 	if !req.expected.Matches(actual) {
 		return eventstore.AppendResult{}, 0, &eventstore.VersionError{Stream: req.stream, Expected: req.expected, Actual: actual}
 	}
+	// Appends with an exact version are recognised by place; only the
+	// others need their IDs indexed for retries. NoStream appends create
+	// streams, whose names (time-ordered IDs) keep that index clustered.
+	anyAppend := 0
+	if !req.expected.IsExact() {
+		anyAppend = 1
+	}
 	for i, e := range req.events {
 		meta := []byte(e.Metadata)
 		if len(meta) == 0 {
 			meta = []byte("{}")
 		}
-		_, err := w.insert.ExecContext(ctx, head+uint64(i)+1, req.stream, actual+int64(i)+1, e.ID[:], e.Type, []byte(e.Data), meta, now)
+		_, err := w.insert.ExecContext(ctx, head+uint64(i)+1, req.stream, actual+int64(i)+1, e.ID[:], e.Type, []byte(e.Data), meta, now, anyAppend)
 		if err != nil {
 			return eventstore.AppendResult{}, 0, unavailable("insert event", err)
 		}
@@ -298,7 +303,7 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest, actual int64)
 	var first int64
 	switch req.expected {
 	case eventstore.Any, eventstore.StreamExists:
-		err := w.findID.QueryRowContext(ctx, req.stream, actual-RetryWindow, req.events[0].ID[:]).Scan(&first)
+		err := w.findID.QueryRowContext(ctx, req.stream, req.events[0].ID[:]).Scan(&first)
 		if errors.Is(err, sql.ErrNoRows) {
 			return res, false, nil
 		}

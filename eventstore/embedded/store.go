@@ -221,7 +221,7 @@ func (s *Store) initSchema(ctx context.Context) error {
 	}
 	switch {
 	case appID == applicationID && version == schemaVersion:
-		return nil
+		return s.migrate(ctx)
 	case appID == applicationID && version > schemaVersion:
 		return fmt.Errorf("%w: schema version %d is newer than this binary's %d", ErrForeignFile, version, schemaVersion)
 	case appID != 0 && appID != applicationID:
@@ -244,9 +244,11 @@ CREATE TABLE events (
 	type        TEXT    NOT NULL,
 	data        BLOB    NOT NULL,
 	metadata    BLOB    NOT NULL,
-	recorded_at INTEGER NOT NULL
+	recorded_at INTEGER NOT NULL,
+	any_append  INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
+CREATE INDEX events_any_id ON events (stream, id) WHERE any_append = 1;
 PRAGMA application_id = %d;
 PRAGMA user_version = %d;
 COMMIT;`, applicationID, schemaVersion))
@@ -254,6 +256,26 @@ COMMIT;`, applicationID, schemaVersion))
 		return unavailable("create schema", err)
 	}
 	return syncDir(s.dir)
+}
+
+// migrate brings a database of this schema version up to date: the
+// any_append column and its partial index arrived after the first files
+// were written.
+func (s *Store) migrate(ctx context.Context) error {
+	var n int
+	err := s.writeDB.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('events') WHERE name = 'any_append'`).Scan(&n)
+	if err != nil {
+		return unavailable("migrate", err)
+	}
+	if n == 0 {
+		if _, err := s.writeDB.ExecContext(ctx, `ALTER TABLE events ADD COLUMN any_append INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return unavailable("migrate", err)
+		}
+	}
+	if _, err := s.writeDB.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS events_any_id ON events (stream, id) WHERE any_append = 1`); err != nil {
+		return unavailable("migrate", err)
+	}
+	return nil
 }
 
 // syncDir makes the creation of the database file itself durable.
