@@ -2,7 +2,6 @@ package orders
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -81,33 +80,17 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 	}
 	// Receipts commute, so they append with Any and never read the stream
 	// (which grows with every receipt). With a key, the derived event IDs
-	// let the store recognise a retry among the stream's recent events.
-	var before uint64
-	if req.IdempotencyKey != "" {
-		if before, err = s.store.Head(ctx); err != nil {
-			return StockResult{}, fmt.Errorf("receive stock %s: %w", cmd.SKU, err)
-		}
-	}
-	res, err := s.append(ctx, stream, eventstore.Any, events, req)
+	// let the store recognise a retry anywhere in the stream, and the read
+	// back tells a replay (and a reused key) apart.
+	res, requestID, err := s.append(ctx, stream, eventstore.Any, events, req)
 	if err != nil {
 		return StockResult{}, err
 	}
 	out := StockResult{Version: res.Version, Position: res.Position}
-	if req.IdempotencyKey == "" || res.Position > before {
-		return out, nil
-	}
-	// Recorded before this call: a retry. It must be the same request.
-	out.Replayed = true
-	recorded, err := s.store.ReadStream(ctx, stream, res.Version, 1)
-	if err != nil || len(recorded) != 1 {
-		return StockResult{}, fmt.Errorf("receive stock %s: read the recorded receipt: %w", cmd.SKU, err)
-	}
-	var meta metadata
-	if err := json.Unmarshal(recorded[0].Metadata, &meta); err != nil {
-		return StockResult{}, fmt.Errorf("receive stock %s: metadata: %w", cmd.SKU, err)
-	}
-	if meta.Fingerprint != req.Fingerprint {
-		return StockResult{}, fmt.Errorf("%w: key %q", ErrIdempotencyKeyReused, req.IdempotencyKey)
+	if req.IdempotencyKey != "" {
+		if out.Replayed, err = s.confirm(ctx, stream, res, req, requestID); err != nil {
+			return StockResult{}, err
+		}
 	}
 	return out, nil
 }

@@ -133,6 +133,10 @@ type metadata struct {
 	// Events is the number of events the command produced (on its first
 	// event), so that a replay knows where the command's outcome ends.
 	Events int `json:"command_events,omitempty"`
+	// RequestID is unique to one append call with an idempotency key: when
+	// the store answers with events of another call (a retry that raced
+	// the first attempt), the events it reports do not carry ours.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // idNamespace roots the derived event and order IDs.
@@ -206,6 +210,28 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 	return Result{}, fmt.Errorf("%w: %d attempts: %w", ErrConflict, MaxAttempts, lastErr)
 }
 
+// confirm reads back the last event an append with an idempotency key
+// reported: it must carry the same request fingerprint (else the key was
+// reused for another request), and it tells whether this call wrote it or
+// the store answered with the events of an earlier call with the key.
+func (s *Service) confirm(ctx context.Context, stream string, res eventstore.AppendResult, req Request, requestID string) (replayed bool, err error) {
+	recorded, err := s.store.ReadStream(ctx, stream, res.Version, 1)
+	if err != nil {
+		return false, fmt.Errorf("confirm %s: %w", stream, err)
+	}
+	if len(recorded) != 1 {
+		return false, fmt.Errorf("confirm %s: no event at version %d", stream, res.Version)
+	}
+	var meta metadata
+	if err := json.Unmarshal(recorded[0].Metadata, &meta); err != nil {
+		return false, fmt.Errorf("confirm %s: metadata of event %d: %w", stream, res.Version, err)
+	}
+	if meta.Fingerprint != req.Fingerprint {
+		return false, fmt.Errorf("%w: key %q", ErrIdempotencyKeyReused, req.IdempotencyKey)
+	}
+	return meta.RequestID != requestID, nil
+}
+
 // placeBlind places a new order without reading its stream first: a new
 // order's stream is empty, and appending with NoStream proves it. If the
 // stream exists after all, the append fails with a version error and
@@ -216,7 +242,7 @@ func (s *Service) placeBlind(ctx context.Context, orderID string, cmd domain.Com
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := s.append(ctx, domain.OrderStream(orderID), eventstore.NoStream, events, req)
+	res, _, err := s.append(ctx, domain.OrderStream(orderID), eventstore.NoStream, events, req)
 	if err != nil {
 		return Result{}, err
 	}
@@ -250,9 +276,27 @@ func (s *Service) attempt(ctx context.Context, orderID string, cmd domain.Comman
 		}
 		return Result{}, err
 	}
-	res, err := s.append(ctx, stream, eventstore.Exact(version), events, req)
+	res, requestID, err := s.append(ctx, stream, eventstore.Exact(version), events, req)
 	if err != nil {
 		return Result{}, err
+	}
+	if req.IdempotencyKey != "" {
+		replayed, err := s.confirm(ctx, stream, res, req, requestID)
+		if err != nil {
+			return Result{}, err
+		}
+		if replayed {
+			// A retry raced the first attempt and the store recognised it:
+			// answer the recorded outcome, not this call's decision.
+			recorded, _, err := s.load(ctx, stream)
+			if err != nil {
+				return Result{}, err
+			}
+			if res, ok, err := replay(recorded, stream, req); ok || err != nil {
+				return res, err
+			}
+			return Result{}, fmt.Errorf("replay %s: the recorded attempt of key %q is not in the stream", stream, req.IdempotencyKey)
+		}
 	}
 	for _, e := range events {
 		order = domain.Evolve(order, e)
@@ -312,8 +356,11 @@ func replay(recorded []eventstore.RecordedEvent, stream string, req Request) (Re
 }
 
 // append encodes and appends events with their metadata.
-func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (eventstore.AppendResult, error) {
+func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (_ eventstore.AppendResult, requestID string, _ error) {
 	causation := uuid.NewString()
+	if req.IdempotencyKey != "" {
+		requestID = uuid.NewString()
+	}
 	if req.IdempotencyKey != "" {
 		causation = eventID(stream, req.IdempotencyKey, -1).String()
 	}
@@ -321,13 +368,14 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 	for i, e := range events {
 		typ, payload, err := domain.Encode(e)
 		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("encode %T: %w", e, err)
+			return eventstore.AppendResult{}, "", fmt.Errorf("encode %T: %w", e, err)
 		}
 		meta := metadata{Metadata: domain.Metadata{CorrelationID: req.CorrelationID, CausationID: causation, Schema: domain.SchemaVersion}}
 		id := uuid.New()
 		if req.IdempotencyKey != "" {
 			id = eventID(stream, req.IdempotencyKey, i)
 			meta.IdempotencyKey = req.IdempotencyKey
+			meta.RequestID = requestID
 			meta.Fingerprint = req.Fingerprint
 		}
 		if i == 0 {
@@ -335,17 +383,17 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 		}
 		m, err := json.Marshal(meta)
 		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("encode metadata: %w", err)
+			return eventstore.AppendResult{}, "", fmt.Errorf("encode metadata: %w", err)
 		}
 		data[i] = eventstore.EventData{ID: id, Type: typ, Data: payload, Metadata: m}
 	}
 	start := time.Now()
 	res, err := s.store.Append(ctx, stream, expected, data...)
 	if err != nil {
-		return res, fmt.Errorf("append to %s: %w", stream, err)
+		return res, "", fmt.Errorf("append to %s: %w", stream, err)
 	}
 	if s.onAppend != nil {
 		s.onAppend(time.Since(start), len(data))
 	}
-	return res, nil
+	return res, requestID, nil
 }

@@ -106,3 +106,41 @@ func TestService_IdempotentReplay(t *testing.T) {
 		t.Fatalf("reused key with another request: %v", err)
 	}
 }
+
+// TestService_RacingRetries: two replicas take the same keyed request at
+// once. The store writes it once; the loser must answer the recorded
+// outcome (marked replayed), not its own decision.
+func TestService_RacingRetries(t *testing.T) {
+	store := openStore(t)
+	a, b := orders.New(store, orders.Options{}), orders.New(store, orders.Options{})
+	place := domain.PlaceOrder{CustomerID: "c", Currency: "EUR", Lines: []domain.Line{{SKU: "S", Quantity: 1, UnitPrice: 5}}}
+	for round := range 30 {
+		req := orders.Request{CorrelationID: "c", IdempotencyKey: fmt.Sprintf("race-%d", round), Fingerprint: "f"}
+		results := make([]orders.Result, 2)
+		var wg sync.WaitGroup
+		for i, svc := range []*orders.Service{a, b} {
+			wg.Go(func() {
+				res, err := svc.Place(t.Context(), place, req)
+				if err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+				results[i] = res
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		r0, r1 := results[0], results[1]
+		if r0.Order.PlacedAt != r1.Order.PlacedAt || r0.Position != r1.Position || r0.Version != r1.Version {
+			t.Fatalf("round %d: the two answers differ: %+v vs %+v", round, r0, r1)
+		}
+		if r0.Replayed == r1.Replayed {
+			t.Fatalf("round %d: replayed flags %v and %v, want exactly one replay", round, r0.Replayed, r1.Replayed)
+		}
+	}
+	head, err := store.Head(t.Context())
+	if err != nil || head != 30 {
+		t.Fatalf("log holds %d events (%v), want 30: one per key", head, err)
+	}
+}
