@@ -231,7 +231,10 @@ func (r *runner) newShadow(ctx context.Context) *shadow {
 func (sh *shadow) apply(ctx context.Context, b *batch, progress func(Progress)) error {
 	var o outcome
 	err := sh.r.db.inTx(ctx, func(tx *sql.Tx) error {
-		if o = applyBatch(ctx, tx, sh.r.p, sh.prefix, b); o.fail != nil {
+		if o = applyBatch(ctx, tx, sh.r.p, sh.prefix, b); o.storage != nil {
+			return o.storage
+		}
+		if o.fail != nil {
 			return o.fail.err
 		}
 		return nil
@@ -300,6 +303,9 @@ func (r *runner) swap(ctx context.Context, gen int64, pos, skipped uint64) (old 
 			}
 			b := decodeBatch(events, r.p.Handles).view(r.p.Handles)
 			o := applyBatch(ctx, tx, r.p, next.prefix(), b)
+			if o.storage != nil {
+				return o.storage
+			}
 			if o.fail != nil {
 				return o.fail.err
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/projections/internal/readmodel"
 )
 
 // Retry delays after the store or the database failed under a projection.
@@ -156,6 +157,9 @@ func (r *runner) applyLive(ctx context.Context, b *batch) (err error) {
 	next := cp
 	err = r.db.inTx(ctx, func(tx *sql.Tx) error {
 		o = applyBatch(ctx, tx, r.p, cp.prefix(), b)
+		if o.storage != nil {
+			return o.storage // rolled back; retried with backoff, not failed
+		}
 		if !o.commit || o.through <= cp.Position {
 			return errRollback
 		}
@@ -199,12 +203,19 @@ type outcome struct {
 	skipped uint64
 	// fail is the event the batch stopped at, if any.
 	fail *failure
+	// storage is a failure of the read-model database: nothing of the
+	// batch holds, and the caller retries rather than fail the projection.
+	storage error
 }
 
 // applyBatch applies a view's events within tx to the tables named with
 // prefix.
 func applyBatch(ctx context.Context, tx *sql.Tx, p projection, prefix string, b *batch) outcome {
 	n, err := p.Apply(ctx, tx, prefix, b.events)
+	var se *readmodel.StorageError
+	if errors.As(err, &se) {
+		return outcome{storage: err}
+	}
 	if err == nil {
 		o := outcome{commit: true, through: b.last, skipped: uint64(len(b.unknown))}
 		if len(b.bad) > 0 {

@@ -60,7 +60,7 @@ func (Projection) Schema(prefix string) string {
 func (Projection) Apply(ctx context.Context, tx *sql.Tx, prefix string, events []readmodel.Event) (int, error) {
 	orders, err := readmodel.LoadOrders(ctx, tx, prefix+"orders", events)
 	if err != nil {
-		return 0, err
+		return 0, readmodel.Storage(err)
 	}
 	d := deltas{}
 	n, applyErr := len(events), error(nil)
@@ -74,7 +74,7 @@ func (Projection) Apply(ctx context.Context, tx *sql.Tx, prefix string, events [
 		return 0, applyErr
 	}
 	if err := errors.Join(orders.Flush(ctx, tx), d.flush(ctx, tx, prefix)); err != nil {
-		return 0, errors.Join(applyErr, err)
+		return 0, readmodel.Storage(err)
 	}
 	return n, applyErr
 }

@@ -32,3 +32,21 @@ func IsOrderEvent(e domain.Event) bool {
 	_, isStock := e.(domain.StockReceived)
 	return !isStock
 }
+
+// StorageError is a failure of the read-model database itself (a full disk,
+// a busy file), as opposed to an event that cannot be applied: the runner
+// retries it with backoff instead of marking the projection failed.
+type StorageError struct{ Err error }
+
+func (e *StorageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the database's error.
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// Storage marks err, if not nil, as a StorageError.
+func Storage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &StorageError{Err: err}
+}
