@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,22 +73,31 @@ type Service struct {
 
 	// stripes serialise commands on one stream within this process, so
 	// that concurrent requests on a hot order queue rather than burn
-	// their retries on version conflicts.
-	stripes [lockStripes]sync.Mutex
+	// their retries on version conflicts. Each is a one-slot semaphore, so
+	// that a waiting request can give up when its context ends.
+	stripes [lockStripes]chan struct{}
 }
 
-// lock takes the stripe lock of stream and returns its unlock.
-func (s *Service) lock(stream string) func() {
+// lock takes the stripe lock of stream, or gives up when ctx ends, and
+// returns its unlock.
+func (s *Service) lock(ctx context.Context, stream string) (unlock func(), err error) {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(stream)) //nolint:errcheck // hash writes never fail
-	m := &s.stripes[h.Sum32()%lockStripes]
-	m.Lock()
-	return m.Unlock
+	slot := s.stripes[h.Sum32()%lockStripes]
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for %s: %w", stream, ctx.Err())
+	}
 }
 
 // New returns a Service over store.
 func New(store eventstore.Store, opts Options) *Service {
 	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend}
+	for i := range s.stripes {
+		s.stripes[i] = make(chan struct{}, 1)
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -179,7 +187,11 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 		return Result{}, err
 	}
 	stream := domain.OrderStream(orderID)
-	defer s.lock(stream)()
+	unlock, err := s.lock(ctx, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
 	var lastErr error
 	for attempt := 1; attempt <= MaxAttempts; attempt++ {
 		var res Result

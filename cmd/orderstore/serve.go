@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/orderstore/orderstore/api"
+	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/eventstore/kurrentdb"
@@ -117,7 +118,12 @@ func openStore(ctx context.Context, c common, logger *slog.Logger) (eventstore.S
 		}
 		return s, nil
 	}
-	s, err := kurrentdb.Open(ctx, c.store, kurrentdb.Options{Logger: logger.With("component", "eventstore")})
+	s, err := kurrentdb.Open(ctx, c.store, kurrentdb.Options{
+		Logger: logger.With("component", "eventstore"),
+		// Only orderstore's streams: a shared cluster may hold other
+		// applications' events, which the projections must not see.
+		StreamPrefixes: []string{domain.OrderStreamPrefix, domain.StockStreamPrefix},
+	})
 	if err != nil {
 		return nil, err
 	}

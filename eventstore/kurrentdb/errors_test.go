@@ -168,3 +168,13 @@ func TestConnectionLostAndAnswered(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscriptionFilter(t *testing.T) {
+	f := subscriptionFilter([]string{"order-", "stock-"})
+	if f.Type != esdb.StreamFilterType || len(f.Prefixes) != 2 || f.Prefixes[0] != "order-" || f.Regex != "" {
+		t.Fatalf("prefix filter: %+v", f)
+	}
+	if f := subscriptionFilter(nil); f.Type != esdb.EventFilterType || f.Regex == "" {
+		t.Fatalf("default filter should exclude system event types by regex: %+v", f)
+	}
+}

@@ -19,13 +19,19 @@ type Options struct {
 	// Logger receives lifecycle messages and, at debug level, the client's
 	// own; nil discards them.
 	Logger *slog.Logger
+	// StreamPrefixes, if set, narrow subscriptions to streams with these
+	// prefixes, filtered on the server: on a cluster shared with other
+	// applications, their events never reach this one. Empty means every
+	// stream except system ones.
+	StreamPrefixes []string
 }
 
 // Store is the KurrentDB event store. Open it with Open; it is safe for
 // concurrent use.
 type Store struct {
-	conn   *conn
-	logger *slog.Logger
+	conn     *conn
+	logger   *slog.Logger
+	prefixes []string
 }
 
 // Open validates connString and prepares a store on it. It does no I/O, so
@@ -54,7 +60,7 @@ func Open(ctx context.Context, connString string, opts Options) (*Store, error) 
 		target = strings.Join(seeds, ",")
 	}
 	logger.Info("event store open", "target", target, "tls", !cfg.DisableTLS, "discover", cfg.DnsDiscover)
-	return &Store{conn: newConn(cfg, logger), logger: logger}, nil
+	return &Store{conn: newConn(cfg, logger), logger: logger, prefixes: opts.StreamPrefixes}, nil
 }
 
 // Ping reads the last event of $all: it returns nil when the server answers,

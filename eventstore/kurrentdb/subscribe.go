@@ -25,7 +25,7 @@ func (s *Store) Subscribe(ctx context.Context, after uint64, handle func([]event
 	ended := make(chan error, 1)
 	go func() {
 		ended <- s.conn.run(ctx, func(c *esdb.Client, up func()) error {
-			return receive(ctx, c, after, up, feed)
+			return receive(ctx, c, after, s.prefixes, up, feed)
 		})
 	}()
 	batch := make([]eventstore.RecordedEvent, 0, maxBatch)
@@ -66,10 +66,10 @@ func fill(batch []eventstore.RecordedEvent, feed <-chan eventstore.RecordedEvent
 
 // receive subscribes to $all after a position and queues events on feed
 // until the subscription drops or ctx ends.
-func receive(ctx context.Context, c *esdb.Client, after uint64, up func(), feed chan<- eventstore.RecordedEvent) error {
+func receive(ctx context.Context, c *esdb.Client, after uint64, prefixes []string, up func(), feed chan<- eventstore.RecordedEvent) error {
 	sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{
 		From:   allFrom(after),
-		Filter: esdb.ExcludeSystemEventsFilter(),
+		Filter: subscriptionFilter(prefixes),
 	})
 	if err != nil {
 		return err
@@ -98,4 +98,13 @@ func receive(ctx context.Context, c *esdb.Client, after uint64, up func(), feed 
 		}
 		// Checkpoints and caught-up notices carry nothing to deliver.
 	}
+}
+
+// subscriptionFilter is the server-side filter of $all subscriptions: the
+// given stream prefixes, or, without any, every non-system event.
+func subscriptionFilter(prefixes []string) *esdb.SubscriptionFilter {
+	if len(prefixes) == 0 {
+		return esdb.ExcludeSystemEventsFilter()
+	}
+	return &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: prefixes}
 }
