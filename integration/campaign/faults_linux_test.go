@@ -4,16 +4,16 @@ package campaign
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/orderstore/orderstore/internal/fsfault"
 )
 
 // TestServe_StoreFaults breaks the storage under a running serve and
@@ -59,15 +59,15 @@ func TestServe_StoreFaults(t *testing.T) {
 		// permissions are checked at open, not on the descriptors SQLite
 		// already holds. The immutable attribute stops writes on open
 		// descriptors too, for root as well (EPERM).
-		requireImmutable(t)
+		fsfault.RequireImmutable(t)
 		var marked []string
 		storeFault(t, bin,
 			func(srv *server) {
-				marked = markImmutable(t, srv.dir)
+				marked = fsfault.MarkImmutable(t, srv.dir)
 			},
 			func(srv *server) {
 				for _, p := range marked {
-					if err := setImmutable(p, false); err != nil {
+					if err := fsfault.SetImmutable(p, false); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -213,95 +213,4 @@ func prlimit(pid, resource int, set, old *rlimit) error {
 		return e
 	}
 	return nil
-}
-
-// The inode flag ioctls of linux/fs.h (_IOR/_IOW('f', 1/2, long) on 64-bit).
-const (
-	fsIocGetFlags = 0x80086601
-	fsIocSetFlags = 0x40086602
-	fsImmutableFl = 0x10
-)
-
-// setImmutable sets or clears the immutable attribute of path (chattr ±i).
-func setImmutable(path string, on bool) (err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, f.Close()) }()
-	var attr int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), fsIocGetFlags, uintptr(unsafe.Pointer(&attr))); e != 0 {
-		return fmt.Errorf("FS_IOC_GETFLAGS %s: %w", path, e)
-	}
-	if on {
-		attr |= fsImmutableFl
-	} else {
-		attr &^= fsImmutableFl
-	}
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), fsIocSetFlags, uintptr(unsafe.Pointer(&attr))); e != 0 {
-		return fmt.Errorf("FS_IOC_SETFLAGS %s: %w", path, e)
-	}
-	return nil
-}
-
-// requireImmutable skips t unless the immutable attribute can be set on a
-// file in a temporary directory and then stops writes to an open
-// descriptor.
-func requireImmutable(t *testing.T) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "probe")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close() //nolint:errcheck // probe
-	if err := setImmutable(path, true); err != nil {
-		t.Skipf("cannot set the immutable attribute (%v): needs Linux, CAP_LINUX_IMMUTABLE (root) and a file system "+
-			"that supports it (ext4, xfs, btrfs; not tmpfs or overlayfs)", err)
-	}
-	defer func() {
-		if err := setImmutable(path, false); err != nil {
-			t.Fatal(err)
-		}
-	}()
-	if _, err := f.Write([]byte("x")); err == nil {
-		t.Skip("the file system accepts writes to an open immutable file: cannot make the data directory read-only under a running process here")
-	}
-}
-
-// markImmutable makes dir and the files in it immutable, except the
-// shared-memory WAL indexes (*-shm): they are written through mmap, and a
-// write to a mapped page of an immutable file raises SIGBUS, which is a
-// property of the flag rather than of a read-only disk. It returns what it
-// marked and clears the marks at the end of the test.
-func markImmutable(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var marked []string
-	t.Cleanup(func() {
-		for _, p := range marked {
-			// A clean stop removes the WAL files once healed.
-			if err := setImmutable(p, false); err != nil && !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("clear the immutable attribute: %v", err)
-			}
-		}
-	})
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), "-shm") {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		if err := setImmutable(p, true); err != nil {
-			t.Fatal(err)
-		}
-		marked = append(marked, p)
-	}
-	if err := setImmutable(dir, true); err != nil {
-		t.Fatal(err)
-	}
-	marked = append(marked, dir)
-	return marked
 }
