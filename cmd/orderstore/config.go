@@ -70,7 +70,8 @@ func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
 		return true, nil
 	}
 	if err != nil {
-		return false, &usageError{msg: err.Error()}
+		// The flag package has printed the error and the usage already.
+		return false, &usageError{}
 	}
 	if fs.NArg() > 0 {
 		return false, &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
