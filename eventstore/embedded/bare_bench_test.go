@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/orderstore/orderstore/eventstore/embedded"
 )
 
 // The bare benchmarks are the ceiling of the store: the same durable work
@@ -31,19 +33,8 @@ import (
 // for the same durability, WAL with synchronous=FULL.
 const bareDSN = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)"
 
-// bareSchema is the store's table and index (store.go initSchema).
-const bareSchema = `
-CREATE TABLE events (
-	position    INTEGER PRIMARY KEY,
-	stream      TEXT    NOT NULL,
-	version     INTEGER NOT NULL,
-	id          BLOB    NOT NULL,
-	type        TEXT    NOT NULL,
-	data        BLOB    NOT NULL,
-	metadata    BLOB    NOT NULL,
-	recorded_at INTEGER NOT NULL
-) STRICT;
-CREATE UNIQUE INDEX events_stream_version ON events (stream, version);`
+// bareSchema is the store's own table and indexes (store.go schemaDDL).
+const bareSchema = embedded.SchemaDDL
 
 const (
 	bareInsert = `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`

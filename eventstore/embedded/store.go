@@ -234,8 +234,16 @@ func (s *Store) initSchema(ctx context.Context) error {
 	if appID == 0 && tables > 0 {
 		return fmt.Errorf("%w: it holds %d unknown schema objects", ErrForeignFile, tables)
 	}
-	_, err := s.writeDB.ExecContext(ctx, fmt.Sprintf(`
-BEGIN;
+	_, err := s.writeDB.ExecContext(ctx, fmt.Sprintf("BEGIN;\n%s\nPRAGMA application_id = %d;\nPRAGMA user_version = %d;\nCOMMIT;",
+		schemaDDL, applicationID, schemaVersion))
+	if err != nil {
+		return unavailable("create schema", err)
+	}
+	return syncDir(s.dir)
+}
+
+// schemaDDL creates the event table and its indexes.
+const schemaDDL = `
 CREATE TABLE events (
 	position    INTEGER PRIMARY KEY,
 	stream      TEXT    NOT NULL,
@@ -248,15 +256,7 @@ CREATE TABLE events (
 	any_append  INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
-CREATE INDEX events_any_id ON events (stream, id) WHERE any_append = 1;
-PRAGMA application_id = %d;
-PRAGMA user_version = %d;
-COMMIT;`, applicationID, schemaVersion))
-	if err != nil {
-		return unavailable("create schema", err)
-	}
-	return syncDir(s.dir)
-}
+CREATE INDEX events_any_id ON events (stream, id) WHERE any_append = 1;`
 
 // migrate brings a database of this schema version up to date: the
 // any_append column and its partial index arrived after the first files
