@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/orderstore/orderstore/internal/dirlock"
+	"github.com/orderstore/orderstore/internal/sqlitefile"
 )
 
 // FileName is the name of the read-model database inside the data
@@ -63,6 +64,12 @@ func openDB(dir string) (_ *db, err error) {
 		}
 	}()
 	path := filepath.Join(dir, FileName)
+	if err := sqlitefile.Check(path); err != nil {
+		if errors.Is(err, sqlitefile.ErrNotSQLite) || errors.Is(err, sqlitefile.ErrTruncated) {
+			return nil, fmt.Errorf("open read models %s: %w: %w", path, ErrForeignFile, err)
+		}
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
 	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	if d.write, err = sql.Open("sqlite", path+pragmas+"&_pragma=cache_size(-65536)&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/internal/dirlock"
+	"github.com/orderstore/orderstore/internal/sqlitefile"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -176,24 +176,14 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	return s, nil
 }
 
-// checkForeign refuses a file that exists but is no SQLite database, before
-// SQLite gets a chance to treat it as one.
+// checkForeign refuses a file that is no SQLite database, or a truncated
+// one, before SQLite gets a chance to treat it as one.
 func checkForeign(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err := sqlitefile.Check(path); err != nil {
+		if errors.Is(err, sqlitefile.ErrNotSQLite) || errors.Is(err, sqlitefile.ErrTruncated) {
+			return fmt.Errorf("%w: %w", ErrForeignFile, err)
+		}
 		return err
-	}
-	defer f.Close() //nolint:errcheck // read-only
-	header := make([]byte, 16)
-	n, err := io.ReadFull(f, header)
-	if n == 0 && (errors.Is(err, io.EOF)) {
-		return nil // empty file: SQLite initialises it
-	}
-	if string(header[:n]) != "SQLite format 3\x00" {
-		return fmt.Errorf("%w: the file is not a SQLite database", ErrForeignFile)
 	}
 	return nil
 }

@@ -2,12 +2,15 @@ package campaign
 
 import (
 	"bytes"
+	"database/sql"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // TestServe_RefusesForeignFiles puts a foreign or corrupted file where
@@ -32,6 +35,11 @@ func TestServe_RefusesForeignFiles(t *testing.T) {
 		}
 		return b
 	}
+	// The fixtures must be whole files: fold any write-ahead log left
+	// beside them into the main file before copying its bytes.
+	for _, name := range []string{"events.db", "readmodels.db"} {
+		checkpoint(t, filepath.Join(src, name))
+	}
 	events, models := read("events.db"), read("readmodels.db")
 	rng := rand.New(rand.NewPCG(1, 2))
 	noise := func(n int) []byte {
@@ -51,12 +59,12 @@ func TestServe_RefusesForeignFiles(t *testing.T) {
 		{"events.db random bytes", "events.db", noise(8192), "not an orderstore event database"},
 		{"events.db SQLite header then garbage", "events.db", append(sqliteHeader, noise(8176)...), "file is not a database"},
 		{"events.db is a read-model database", "events.db", models, "not an orderstore event database"},
-		{"events.db truncated", "events.db", events[:3000], "malformed"},
+		{"events.db truncated", "events.db", events[:3000], "truncated"},
 		{"events.db text", "events.db", []byte("hello, I am a text file\n"), "not an orderstore event database"},
-		{"readmodels.db random bytes", "readmodels.db", noise(8192), "file is not a database"},
+		{"readmodels.db random bytes", "readmodels.db", noise(8192), "not a SQLite database"},
 		{"readmodels.db SQLite header then garbage", "readmodels.db", append(sqliteHeader, noise(8176)...), "file is not a database"},
 		{"readmodels.db is an event database", "readmodels.db", events, "not an orderstore read-model database"},
-		{"readmodels.db truncated", "readmodels.db", models[:3000], "malformed"},
+		{"readmodels.db truncated", "readmodels.db", models[:3000], "truncated"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,4 +123,18 @@ func serveRefused(t *testing.T, bin, dir string) (code int, errLine, stderr stri
 		}
 	}
 	return s.cmd.ProcessState.ExitCode(), errLine, stderr
+}
+
+// checkpoint folds the write-ahead log of the SQLite database at path into
+// the file itself.
+func checkpoint(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close() //nolint:errcheck // test fixture
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatalf("checkpoint %s: %v", path, err)
+	}
 }
