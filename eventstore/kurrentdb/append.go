@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -41,7 +42,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		if err != nil {
 			return err
 		}
-		res = eventstore.AppendResult{Version: int64(wr.NextExpectedVersion), Position: wr.CommitPosition}
+		res = eventstore.AppendResult{Version: int64(wr.NextExpectedVersion), Position: knownPosition(wr.CommitPosition)}
 		if res.Position == 0 {
 			// A repeated append may be acknowledged without a position.
 			res.Position, err = positionOf(ctx, c, stream, wr.NextExpectedVersion)
@@ -100,5 +101,17 @@ func positionOf(ctx context.Context, c *esdb.Client, stream string, version uint
 	if err != nil {
 		return 0, err
 	}
-	return re.OriginalEvent().Position.Commit, nil
+	// Some server versions report no position on stream reads: then the
+	// position stays unknown (0), which only weakens read-your-writes for
+	// this repeated append, whose events projections have long applied.
+	return knownPosition(re.OriginalEvent().Position.Commit), nil
+}
+
+// knownPosition maps the "no position" markers of the server (0 and, on
+// some versions, the maximum uint64, i.e. -1) to 0.
+func knownPosition(p uint64) uint64 {
+	if p == math.MaxUint64 {
+		return 0
+	}
+	return p
 }

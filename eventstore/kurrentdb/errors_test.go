@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 
@@ -176,5 +177,11 @@ func TestSubscriptionFilter(t *testing.T) {
 	}
 	if f := subscriptionFilter(nil); f.Type != esdb.EventFilterType || f.Regex == "" {
 		t.Fatalf("default filter should exclude system event types by regex: %+v", f)
+	}
+}
+
+func TestKnownPosition(t *testing.T) {
+	if knownPosition(math.MaxUint64) != 0 || knownPosition(0) != 0 || knownPosition(42) != 42 {
+		t.Fatal("knownPosition must map the server's no-position markers to 0 and keep real positions")
 	}
 }
