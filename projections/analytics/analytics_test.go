@@ -1,17 +1,15 @@
 package analytics_test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/projections/analytics"
-	"github.com/orderstore/orderstore/projections/internal/readmodel"
+	"github.com/orderstore/orderstore/projections/internal/readmodeltest"
 
 	_ "modernc.org/sqlite"
 )
@@ -25,86 +23,42 @@ var (
 	day2Paris = day2.In(time.FixedZone("CET", 3600))
 )
 
-type recorded struct {
-	stream string
-	event  domain.Event
-}
+type recorded = readmodeltest.Recorded
 
 func placedIn(id, currency string, at time.Time, lines ...domain.Line) recorded {
-	return recorded{domain.OrderStream(id), domain.OrderPlaced{OrderID: id, CustomerID: "c1", Currency: currency, Lines: lines, PlacedAt: at}}
+	return recorded{Stream: domain.OrderStream(id), Event: domain.OrderPlaced{OrderID: id, CustomerID: "c1", Currency: currency, Lines: lines, PlacedAt: at}}
 }
 
 func placed(id string, lines ...domain.Line) recorded { return placedIn(id, "EUR", day1, lines...) }
 
 func paid(id string, amount int64, at time.Time) recorded {
-	return recorded{domain.OrderStream(id), domain.OrderPaid{Amount: amount, PaymentRef: "p", PaidAt: at}}
+	return recorded{Stream: domain.OrderStream(id), Event: domain.OrderPaid{Amount: amount, PaymentRef: "p", PaidAt: at}}
 }
 
 func shipped(id string) recorded {
-	return recorded{domain.OrderStream(id), domain.OrderShipped{Carrier: "c", Tracking: "t", ShippedAt: day2}}
+	return recorded{Stream: domain.OrderStream(id), Event: domain.OrderShipped{Carrier: "c", Tracking: "t", ShippedAt: day2}}
 }
 
 func cancelled(id string, refund int64) recorded {
-	return recorded{domain.OrderStream(id), domain.OrderCancelled{Reason: "r", RefundedAmount: refund, CancelledAt: day2}}
+	return recorded{Stream: domain.OrderStream(id), Event: domain.OrderCancelled{Reason: "r", RefundedAmount: refund, CancelledAt: day2}}
 }
 
-func on(id string, e domain.Event) recorded { return recorded{domain.OrderStream(id), e} }
+func on(id string, e domain.Event) recorded {
+	return recorded{Stream: domain.OrderStream(id), Event: e}
+}
 
 func line(sku string, q, price int64) domain.Line {
 	return domain.Line{SKU: sku, Quantity: q, UnitPrice: price}
-}
-
-func decode(t *testing.T, given []recorded) []readmodel.Event {
-	t.Helper()
-	out := make([]readmodel.Event, len(given))
-	for i, g := range given {
-		typ, data, err := domain.Encode(g.event)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload, err := domain.Decode(typ, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = readmodel.Event{Position: uint64(i + 1), Stream: g.stream, Type: typ, Payload: payload}
-	}
-	return out
 }
 
 // report applies given in batches of size (all at once if 0) to fresh
 // tables and returns the report, as JSON.
 func report(t *testing.T, given []recorded, size int) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "rm.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if _, err := db.Exec(analytics.Projection{}.Schema(prefix)); err != nil {
-		t.Fatal(err)
-	}
-	events := decode(t, given)
-	if size == 0 {
-		size = max(1, len(events))
-	}
-	for len(events) > 0 {
-		k := min(size, len(events))
-		tx, err := db.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n, err := (analytics.Projection{}).Apply(t.Context(), tx, prefix, events[:k]); n != k || err != nil {
-			t.Fatalf("Apply = %d, %v", n, err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		events = events[k:]
+	db := readmodeltest.OpenDB(t, analytics.Projection{}.Schema(prefix))
+	events := readmodeltest.Events(t, given)
+	if n, err := readmodeltest.Apply(t, db, analytics.Projection{}.Apply, prefix, events, size); err != nil {
+		t.Fatalf("Apply = %d, %v", n, err)
 	}
 	tx, err := db.Begin()
 	if err != nil {
@@ -183,7 +137,7 @@ func TestProjection_Apply(t *testing.T) {
 			{"sku":"B","quantity":2,"revenue":20,"currency":"EUR"},{"sku":"D","quantity":1,"revenue":1000,"currency":"EUR"}],
 			"daily":[{"date":"2026-03-01","placed":1,"paid":1,"revenue":1100,"currency":"EUR"}]}`},
 		{name: "StockReceiptsIgnored", given: []recorded{
-			{domain.StockStream("A"), domain.StockReceived{SKU: "A", Quantity: 5, ReceivedAt: day1}},
+			{Stream: domain.StockStream("A"), Event: domain.StockReceived{SKU: "A", Quantity: 5, ReceivedAt: day1}},
 		}, want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0},"orders_total":0,
 			"cancellation_rate":0,"revenue":{},"top_skus":[],"daily":[]}`},
 	}

@@ -3,7 +3,6 @@ package stock_test
 import (
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/projections/internal/readmodel"
+	"github.com/orderstore/orderstore/projections/internal/readmodeltest"
 	"github.com/orderstore/orderstore/projections/stock"
 
 	_ "modernc.org/sqlite"
@@ -21,19 +21,18 @@ const prefix = "t_"
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 // recorded is an event as the store would deliver it.
-type recorded struct {
-	stream string
-	event  domain.Event
-}
+type recorded = readmodeltest.Recorded
 
 func placed(id string, lines ...domain.Line) recorded {
-	return recorded{domain.OrderStream(id), domain.OrderPlaced{OrderID: id, CustomerID: "c1", Currency: "EUR", Lines: lines, PlacedAt: t0}}
+	return recorded{Stream: domain.OrderStream(id), Event: domain.OrderPlaced{OrderID: id, CustomerID: "c1", Currency: "EUR", Lines: lines, PlacedAt: t0}}
 }
 
-func on(id string, e domain.Event) recorded { return recorded{domain.OrderStream(id), e} }
+func on(id string, e domain.Event) recorded {
+	return recorded{Stream: domain.OrderStream(id), Event: e}
+}
 
 func received(sku string, q int64) recorded {
-	return recorded{domain.StockStream(sku), domain.StockReceived{SKU: sku, Quantity: q, ReceivedAt: t0}}
+	return recorded{Stream: domain.StockStream(sku), Event: domain.StockReceived{SKU: sku, Quantity: q, ReceivedAt: t0}}
 }
 
 func line(sku string, q int64) domain.Line { return domain.Line{SKU: sku, Quantity: q, UnitPrice: 100} }
@@ -44,71 +43,14 @@ var (
 	cancelled = domain.OrderCancelled{Reason: "r", CancelledAt: t0}
 )
 
-// decode encodes each event with domain.Encode and decodes it back, as the
-// runner does, at positions 1, 2, …
-func decode(t *testing.T, given []recorded) []readmodel.Event {
-	t.Helper()
-	out := make([]readmodel.Event, len(given))
-	for i, g := range given {
-		typ, data, err := domain.Encode(g.event)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload, err := domain.Decode(typ, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = readmodel.Event{Position: uint64(i + 1), Stream: g.stream, Type: typ, Payload: payload}
-	}
-	return out
-}
+func decode(t *testing.T, given []recorded) []readmodel.Event { return readmodeltest.Events(t, given) }
 
-func openDB(t *testing.T) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "rm.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if _, err := db.Exec(stock.Projection{}.Schema(prefix)); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func openDB(t *testing.T) *sql.DB { return readmodeltest.OpenDB(t, stock.Projection{}.Schema(prefix)) }
 
 // apply applies events in batches of size (all at once if 0) and returns
 // Apply's result for the last batch.
 func apply(t *testing.T, db *sql.DB, events []readmodel.Event, size int) (int, error) {
-	t.Helper()
-	if size == 0 {
-		size = len(events)
-	}
-	n, err := 0, error(nil)
-	for len(events) > 0 {
-		k := min(size, len(events))
-		tx, txErr := db.Begin()
-		if txErr != nil {
-			t.Fatal(txErr)
-		}
-		n, err = stock.Projection{}.Apply(t.Context(), tx, prefix, events[:k])
-		if n > 0 {
-			if err := tx.Commit(); err != nil {
-				t.Fatal(err)
-			}
-		} else if err := tx.Rollback(); err != nil {
-			t.Fatal(err)
-		}
-		if err != nil {
-			return n, err
-		}
-		events = events[k:]
-	}
-	return n, nil
+	return readmodeltest.Apply(t, db, stock.Projection{}.Apply, prefix, events, size)
 }
 
 func items(t *testing.T, db *sql.DB) []stock.Item {
@@ -201,7 +143,7 @@ func TestProjection_ApplyRefuses(t *testing.T) {
 			wantN: 1, wantErr: "already placed", want: []stock.Item{item("A", 0, 1, 0)}},
 		{name: "AfterShipped", given: []recorded{placed("o1", line("A", 1)), on("o1", paid), on("o1", shipped), on("o1", cancelled)},
 			wantN: 3, wantErr: "order o1 is not open", want: []stock.Item{item("A", 0, 0, 1)}},
-		{name: "OrderEventOutsideOrderStream", given: []recorded{received("A", 1), {"stock-A", paid}},
+		{name: "OrderEventOutsideOrderStream", given: []recorded{received("A", 1), {Stream: "stock-A", Event: paid}},
 			wantN: 1, wantErr: "not an order stream", want: []stock.Item{item("A", 1, 0, 0)}},
 		{name: "FirstEvent", given: []recorded{on("o1", shipped)}, wantN: 0, wantErr: "not open", want: []stock.Item{}},
 	}
