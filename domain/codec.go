@@ -55,6 +55,10 @@ func decode[E Event](eventType string, data []byte) (Event, error) {
 		return nil, fmt.Errorf("decode %s: %w: payload is not a JSON object", eventType, ErrMalformedEvent)
 	}
 	var e E
+	if fd, ok := any(&e).(fieldDecoder); ok && decodeFast(fd, data) {
+		return e, nil
+	}
+	e = *new(E) // drop what decodeFast left
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("decode %s: %w: %w", eventType, ErrMalformedEvent, err)
 	}
