@@ -15,6 +15,7 @@ import (
 
 	"github.com/orderstore/orderstore/internal/dirlock"
 	"github.com/orderstore/orderstore/internal/sqlitefile"
+	"github.com/orderstore/orderstore/projections/internal/readmodel"
 )
 
 // FileName is the name of the read-model database inside the data
@@ -140,8 +141,12 @@ func (d *db) close() error {
 	return nil
 }
 
-// inTx runs fn in a write transaction and commits it if fn succeeds.
-func (d *db) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+// inTx runs fn in a write transaction and commits it if fn succeeds. If
+// fn applies events to the tables t (nil otherwise), t learns the outcome.
+func (d *db) inTx(ctx context.Context, t *readmodel.Tables, fn func(*sql.Tx) error) (err error) {
+	if t != nil {
+		defer func() { t.Done(err == nil) }()
+	}
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -81,11 +81,11 @@ func open(dir string, store eventstore.Store, opts Options, projections []projec
 	// signature of a constructor.
 	ctx := context.Background()
 	for _, p := range projections {
-		cp, reset, err := m.prepare(ctx, p)
+		cp, reset, created, err := m.prepare(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("open projection %s: %w", p.Name(), err)
 		}
-		m.runners = append(m.runners, newRunner(p, cp, reset, m))
+		m.runners = append(m.runners, newRunner(p, cp, reset, created, m))
 		m.logger.Info("projection open", logProjection, p.Name(), "version", cp.Version, logPosition, cp.Position, "reset", reset)
 	}
 	m.rebuilds = make(chan []*runner, len(m.runners))
@@ -98,18 +98,18 @@ func open(dir string, store eventstore.Store, opts Options, projections []projec
 	return m, nil
 }
 
-// prepare loads p's checkpoint, gives it a fresh generation of tables if
-// it has none or one of another version, and drops tables of other
-// generations that a crash or an interrupted rebuild left behind.
-func (m *Manager) prepare(ctx context.Context, p projection) (cp checkpoint, reset bool, err error) {
-	err = m.db.inTx(ctx, func(tx *sql.Tx) error {
+// prepare loads p's checkpoint, gives it a fresh generation of tables
+// (created) if it has none or one of another version, and drops tables of
+// other generations that a crash or an interrupted rebuild left behind.
+func (m *Manager) prepare(ctx context.Context, p projection) (cp checkpoint, reset, created bool, err error) {
+	err = m.db.inTx(ctx, nil, func(tx *sql.Tx) error {
 		stored, found, err := loadCheckpoint(ctx, tx, p.Name())
 		if err != nil {
 			return err
 		}
 		cp = stored
 		if !found || cp.Version != p.Version() {
-			reset = found
+			reset, created = found, true
 			cp = checkpoint{Name: p.Name(), Version: p.Version(), Generation: cp.Generation + 1, UpdatedAt: m.now().UTC()}
 			if err := dropTables(ctx, tx, generationOf(cp.prefix())); err != nil {
 				return err
@@ -126,7 +126,7 @@ func (m *Manager) prepare(ctx context.Context, p projection) (cp checkpoint, res
 			return strings.HasPrefix(t, mine) && !strings.HasPrefix(t, live)
 		})
 	})
-	return cp, reset, err
+	return cp, reset, created, err
 }
 
 // Run runs every projection until ctx ends or Close is called, and then

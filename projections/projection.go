@@ -22,11 +22,11 @@ type projection interface {
 	Handles(eventType string) bool
 	// Schema returns the DDL creating the tables named with prefix.
 	Schema(prefix string) string
-	// Apply applies events to the tables named with prefix within tx and
-	// returns len(events), or the index n of an event it cannot apply and
-	// why: tx then holds exactly the effects of events[:n] if n > 0, and
-	// must be rolled back if n == 0.
-	Apply(ctx context.Context, tx *sql.Tx, prefix string, events []readmodel.Event) (int, error)
+	// Apply applies events to the tables t within tx and returns
+	// len(events), or the index n of an event it cannot apply and why: tx
+	// then holds exactly the effects of events[:n] if n > 0, and must be
+	// rolled back if n == 0. The caller tells t.Done whether tx committed.
+	Apply(ctx context.Context, tx *sql.Tx, t *readmodel.Tables, events []readmodel.Event) (int, error)
 }
 
 var (

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/projections/internal/readmodel"
 )
 
 // Progress is the progress of a rebuild, in events of $all.
@@ -147,7 +148,7 @@ func RebuildOffline(ctx context.Context, dir string, store eventstore.Store, nam
 // shadow is the next generation of a projection's tables, being filled.
 type shadow struct {
 	r            *runner
-	prefix       string
+	tables       *readmodel.Tables
 	generation   int64
 	tr           *tracker
 	pos, skipped uint64
@@ -212,13 +213,13 @@ func (r *runner) newShadow(ctx context.Context) *shadow {
 		r.rebuild = sh.tr
 	}
 	r.mu.Unlock()
-	sh.prefix = tablePrefix(r.p.Name(), sh.generation)
-	r.logger.Info("rebuild started", "tables", sh.prefix)
-	sh.err = r.db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := dropTables(ctx, tx, generationOf(sh.prefix)); err != nil {
+	sh.tables = readmodel.NewTables(tablePrefix(r.p.Name(), sh.generation), true, cachedOrders)
+	r.logger.Info("rebuild started", "tables", sh.tables.Prefix)
+	sh.err = r.db.inTx(ctx, nil, func(tx *sql.Tx) error {
+		if err := dropTables(ctx, tx, generationOf(sh.tables.Prefix)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, r.p.Schema(sh.prefix))
+		_, err := tx.ExecContext(ctx, r.p.Schema(sh.tables.Prefix))
 		return err
 	})
 	if sh.err != nil {
@@ -230,8 +231,8 @@ func (r *runner) newShadow(ctx context.Context) *shadow {
 // apply applies a view to the shadow tables in a transaction of its own.
 func (sh *shadow) apply(ctx context.Context, b *batch, progress func(Progress)) error {
 	var o outcome
-	err := sh.r.db.inTx(ctx, func(tx *sql.Tx) error {
-		if o = applyBatch(ctx, tx, sh.r.p, sh.prefix, b); o.storage != nil {
+	err := sh.r.db.inTx(ctx, sh.tables, func(tx *sql.Tx) error {
+		if o = applyBatch(ctx, tx, sh.r.p, sh.tables, b); o.storage != nil {
 			return o.storage
 		}
 		if o.fail != nil {
@@ -263,36 +264,36 @@ func (sh *shadow) report(ctx context.Context, read int, progress func(Progress))
 // tables they replace.
 func (sh *shadow) swap(ctx context.Context, progress func(Progress)) error {
 	r := sh.r
-	old, tail, err := r.swap(ctx, sh.generation, sh.pos, sh.skipped)
+	old, tail, err := r.swap(ctx, sh.tables, sh.generation, sh.pos, sh.skipped)
 	if err != nil {
 		return fmt.Errorf("swap: %w", err)
 	}
 	sh.pos = r.checkpoint().Position
 	sh.report(ctx, tail, progress)
-	if err := r.db.inTx(ctx, func(tx *sql.Tx) error { return dropTables(ctx, tx, generationOf(old.prefix())) }); err != nil {
+	if err := r.db.inTx(ctx, nil, func(tx *sql.Tx) error { return dropTables(ctx, tx, generationOf(old.prefix())) }); err != nil {
 		r.logger.Warn("could not drop the replaced tables; the next start will", logErr, err)
 	}
-	r.logger.Info("rebuild done", "tables", sh.prefix, logPosition, sh.pos)
+	r.logger.Info("rebuild done", "tables", sh.tables.Prefix, logPosition, sh.pos)
 	return nil
 }
 
 // drop removes the tables of a failed rebuild (Open would drop them too).
 func (sh *shadow) drop(ctx context.Context) {
-	err := sh.r.db.inTx(ctx, func(tx *sql.Tx) error { return dropTables(ctx, tx, generationOf(sh.prefix)) })
+	err := sh.r.db.inTx(ctx, nil, func(tx *sql.Tx) error { return dropTables(ctx, tx, generationOf(sh.tables.Prefix)) })
 	if err != nil {
 		sh.r.logger.Warn("could not drop the tables of a failed rebuild; the next start will", logErr, err)
 	}
 }
 
-// swap applies the tail of $all that the shadow tables of generation gen
+// swap applies the tail of $all that the shadow tables t of generation gen
 // have not seen, and makes them live in the same transaction, while live
 // batches wait. It returns the replaced checkpoint and the events applied.
-func (r *runner) swap(ctx context.Context, gen int64, pos, skipped uint64) (old checkpoint, tail int, err error) {
+func (r *runner) swap(ctx context.Context, t *readmodel.Tables, gen int64, pos, skipped uint64) (old checkpoint, tail int, err error) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	old = r.checkpoint()
 	next := checkpoint{Name: old.Name, Version: r.p.Version(), Generation: gen}
-	err = r.db.inTx(ctx, func(tx *sql.Tx) error {
+	err = r.db.inTx(ctx, t, func(tx *sql.Tx) error {
 		for {
 			events, err := r.store.ReadAll(ctx, pos, pageSize)
 			if err != nil {
@@ -302,7 +303,7 @@ func (r *runner) swap(ctx context.Context, gen int64, pos, skipped uint64) (old 
 				break
 			}
 			b := decodeBatch(events, r.p.Handles).view(r.p.Handles)
-			o := applyBatch(ctx, tx, r.p, next.prefix(), b)
+			o := applyBatch(ctx, tx, r.p, t, b)
 			if o.storage != nil {
 				return o.storage
 			}
@@ -317,6 +318,7 @@ func (r *runner) swap(ctx context.Context, gen int64, pos, skipped uint64) (old 
 	if err != nil {
 		return old, 0, err
 	}
+	r.tables = t
 	r.mu.Lock()
 	r.cp, r.live, r.reset, r.lastErr = next, true, nil, ""
 	failed := r.failure != nil

@@ -19,6 +19,11 @@ const (
 	maxRetry = 10 * time.Second
 )
 
+// cachedOrders bounds the open orders each generation of tables keeps in
+// memory (a few hundred bytes each): a replay then reads none back from
+// the table while the open orders fit, and memory stays flat when not.
+const cachedOrders = 50_000
+
 // runner runs one projection: it follows $all into the live tables and
 // rebuilds them on request.
 type runner struct {
@@ -31,6 +36,7 @@ type runner struct {
 	// applyMu is held while writing the live tables and the checkpoint, so
 	// that a rebuild's swap never interleaves with a live batch.
 	applyMu sync.Mutex
+	tables  *readmodel.Tables // the live generation's; held with applyMu
 
 	mu      sync.Mutex
 	cp      checkpoint // as committed; written holding applyMu and mu
@@ -44,9 +50,12 @@ type runner struct {
 	restart chan struct{} // wakes a failed live loop after a swap
 }
 
-func newRunner(p projection, cp checkpoint, reset bool, m *Manager) *runner {
+// newRunner returns the runner of p from checkpoint cp; created tells
+// that its tables were just created, empty.
+func newRunner(p projection, cp checkpoint, reset, created bool, m *Manager) *runner {
 	r := &runner{
 		p:       p,
+		tables:  readmodel.NewTables(cp.prefix(), created, cachedOrders),
 		store:   m.store,
 		db:      m.db,
 		logger:  m.logger.With(logProjection, p.Name()),
@@ -155,8 +164,8 @@ func (r *runner) applyLive(ctx context.Context, b *batch) (err error) {
 	}
 	var o outcome
 	next := cp
-	err = r.db.inTx(ctx, func(tx *sql.Tx) error {
-		o = applyBatch(ctx, tx, r.p, cp.prefix(), b)
+	err = r.db.inTx(ctx, r.tables, func(tx *sql.Tx) error {
+		o = applyBatch(ctx, tx, r.p, r.tables, b)
 		if o.storage != nil {
 			return o.storage // rolled back; retried with backoff, not failed
 		}
@@ -208,10 +217,9 @@ type outcome struct {
 	storage error
 }
 
-// applyBatch applies a view's events within tx to the tables named with
-// prefix.
-func applyBatch(ctx context.Context, tx *sql.Tx, p projection, prefix string, b *batch) outcome {
-	n, err := p.Apply(ctx, tx, prefix, b.events)
+// applyBatch applies a view's events within tx to the tables t.
+func applyBatch(ctx context.Context, tx *sql.Tx, p projection, t *readmodel.Tables, b *batch) outcome {
+	n, err := p.Apply(ctx, tx, t, b.events)
 	var se *readmodel.StorageError
 	if errors.As(err, &se) {
 		return outcome{storage: err}

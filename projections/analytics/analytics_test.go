@@ -142,7 +142,7 @@ func TestProjection_Apply(t *testing.T) {
 			"cancellation_rate":0,"revenue":{},"top_skus":[],"daily":[]}`},
 	}
 	for _, tt := range tests {
-		for _, size := range []int{0, 1, 3} {
+		for _, size := range []int{0, 1, 2, 3} {
 			t.Run(fmt.Sprintf("%s/BatchesOf%d", tt.name, size), func(t *testing.T) {
 				t.Parallel()
 				if got, want := report(t, tt.given, size), compact(tt.want); got != want {

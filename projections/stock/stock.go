@@ -51,14 +51,14 @@ func (Projection) Schema(prefix string) string {
 ` + readmodel.OrdersSchema(prefix+"orders")
 }
 
-// Apply applies events, in position order, to the tables named with prefix,
-// within tx. If an event cannot be applied (an order event outside an order
-// stream, an order event for an order that is not open, an OrderPlaced for
-// one that is, a receipt without SKU), Apply returns its index n in events
-// with the error: when n > 0 tx holds exactly the effects of events[:n];
-// when n == 0 the caller must roll tx back.
-func (Projection) Apply(ctx context.Context, tx *sql.Tx, prefix string, events []readmodel.Event) (int, error) {
-	orders, err := readmodel.LoadOrders(ctx, tx, prefix+"orders", events)
+// Apply applies events, in position order, to the tables t within tx. If an
+// event cannot be applied (an order event outside an order stream, an order
+// event for an order that is not open, an OrderPlaced for one that is, a
+// receipt without SKU), Apply returns its index n in events with the error:
+// when n > 0 tx holds exactly the effects of events[:n]; when n == 0 the
+// caller must roll tx back.
+func (Projection) Apply(ctx context.Context, tx *sql.Tx, t *readmodel.Tables, events []readmodel.Event) (int, error) {
+	orders, err := readmodel.LoadOrders(ctx, tx, t, events)
 	if err != nil {
 		return 0, readmodel.Storage(err)
 	}
@@ -73,7 +73,7 @@ func (Projection) Apply(ctx context.Context, tx *sql.Tx, prefix string, events [
 	if n == 0 {
 		return 0, applyErr
 	}
-	if err := errors.Join(orders.Flush(ctx, tx), d.flush(ctx, tx, prefix)); err != nil {
+	if err := errors.Join(orders.Flush(ctx, tx), d.flush(ctx, tx, t.Prefix)); err != nil {
 		return 0, readmodel.Storage(err)
 	}
 	return n, applyErr

@@ -17,12 +17,87 @@ func OrdersSchema(table string) string {
 	return `CREATE TABLE ` + table + ` (id TEXT PRIMARY KEY, state BLOB NOT NULL) STRICT, WITHOUT ROWID;`
 }
 
-// Orders is the state of the orders one batch touches: loaded in bulk
-// before the batch, changed in memory, and written back by Flush. The state
-// kept is an order's status, currency and lines; other fields are zero.
+// Tables is one generation of a projection's tables: the prefix of their
+// names, and the state of open orders remembered between transactions, so
+// that a replay reads back from the orders table only what the cache had
+// to let go. The runner keeps one per generation it writes, uses it in one
+// transaction at a time, and reports each transaction's outcome to Done.
+type Tables struct {
+	// Prefix names the tables: Prefix + "orders", and the projection's own.
+	Prefix string
+	cache  map[string]openOrder // committed state of open orders
+	// pending holds the state written by the transaction in progress;
+	// the zero openOrder marks an order that ended (its row is gone).
+	pending map[string]openOrder
+	// complete: cache holds every open order of the table, so an order
+	// it lacks is not open and needs no lookup.
+	complete bool
+	limit    int
+}
+
+// openOrder is the state kept of an open order: what encodeOrder stores.
+type openOrder struct {
+	status   domain.Status
+	currency string
+	lines    []domain.Line // never modified: Evolve copies before changing
+}
+
+func (o openOrder) order() domain.Order {
+	return domain.Order{Status: o.status, Currency: o.currency, Lines: o.lines}
+}
+
+// NewTables returns the Tables named with prefix, caching up to limit open
+// orders (none if limit is 0). empty tells that the tables were just
+// created: until the cache first overflows, an order missing from it is
+// known to be missing from the table too.
+func NewTables(prefix string, empty bool, limit int) *Tables {
+	return &Tables{Prefix: prefix, cache: make(map[string]openOrder), complete: empty && limit > 0, limit: limit}
+}
+
+// Done ends the transaction that used t: what it wrote becomes the cached
+// state if it committed, and is forgotten if it rolled back.
+func (t *Tables) Done(committed bool) {
+	if committed {
+		for id, o := range t.pending {
+			if o.status == "" {
+				delete(t.cache, id)
+			} else {
+				t.remember(id, o)
+			}
+		}
+	}
+	clear(t.pending)
+}
+
+// remember caches the committed state of open order id. Past the limit,
+// it evicts half the cache, in no particular order: the orders of a
+// replay's next events are as likely among them as not, and any evicted
+// order is still in the table.
+func (t *Tables) remember(id string, o openOrder) {
+	if t.limit == 0 {
+		return
+	}
+	if _, ok := t.cache[id]; !ok && len(t.cache) >= t.limit {
+		n := len(t.cache) / 2
+		for k := range t.cache {
+			if n == 0 {
+				break
+			}
+			delete(t.cache, k)
+			n--
+		}
+		t.complete = false
+	}
+	t.cache[id] = o
+}
+
+// Orders is the state of the orders one batch touches: loaded before the
+// batch (from the cache of its Tables, or in bulk from the table), changed
+// in memory, and written back by Flush. The state kept is an order's
+// status, currency and lines; other fields are zero.
 type Orders struct {
-	table string
-	m     map[string]*orderEntry
+	t *Tables
+	m map[string]*orderEntry
 }
 
 type orderEntry struct {
@@ -31,10 +106,10 @@ type orderEntry struct {
 	dirty  bool
 }
 
-// LoadOrders reads from table the state of every order that an order event
-// of events refers to.
-func LoadOrders(ctx context.Context, tx *sql.Tx, table string, events []Event) (*Orders, error) {
-	s := &Orders{table: table, m: make(map[string]*orderEntry)}
+// LoadOrders gets the state of every order that an order event of events
+// refers to, in the orders table of t.
+func LoadOrders(ctx context.Context, tx *sql.Tx, t *Tables, events []Event) (*Orders, error) {
+	s := &Orders{t: t, m: make(map[string]*orderEntry)}
 	var ids []any
 	for _, ev := range events {
 		if !IsOrderEvent(ev.Payload) {
@@ -44,8 +119,16 @@ func LoadOrders(ctx context.Context, tx *sql.Tx, table string, events []Event) (
 		if err != nil {
 			continue // Apply reports it at the event
 		}
-		if _, ok := s.m[id]; !ok {
-			s.m[id] = &orderEntry{}
+		if _, ok := s.m[id]; ok {
+			continue
+		}
+		e := &orderEntry{}
+		s.m[id] = e
+		if o, ok := t.pending[id]; ok {
+			e.o, e.stored = o.order(), o.status != ""
+		} else if o, ok := t.cache[id]; ok {
+			e.o, e.stored = o.order(), true
+		} else if !t.complete {
 			ids = append(ids, id)
 		}
 	}
@@ -60,7 +143,7 @@ func LoadOrders(ctx context.Context, tx *sql.Tx, table string, events []Event) (
 }
 
 func (s *Orders) load(ctx context.Context, tx *sql.Tx, ids []any) (err error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, state FROM `+s.table+` WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	rows, err := tx.QueryContext(ctx, `SELECT id, state FROM `+s.t.Prefix+`orders WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
 	if err != nil {
 		return err
 	}
@@ -79,6 +162,9 @@ func (s *Orders) load(ctx context.Context, tx *sql.Tx, ids []any) (err error) {
 		}
 		if e := s.m[id]; e != nil {
 			e.o, e.stored = o, true
+			// Not written by this transaction (pending would have it), so
+			// committed: cacheable whatever becomes of the transaction.
+			s.t.remember(id, openOrder{o.Status, o.Currency, o.Lines})
 		}
 	}
 	return rows.Err()
@@ -108,10 +194,14 @@ func (s *Orders) Put(id string, o domain.Order) {
 	e.o, e.dirty = o, true
 }
 
-// Flush writes the changed states into the table: open orders are
-// upserted, orders that ended are deleted.
+// Flush writes the changed states into the table (open orders are
+// upserted, orders that ended are deleted), and into the pending state of
+// its Tables, for Done.
 func (s *Orders) Flush(ctx context.Context, tx *sql.Tx) error {
 	var upserts, deletes []any
+	if s.t.pending == nil {
+		s.t.pending = make(map[string]openOrder)
+	}
 	for id, e := range s.m {
 		if !e.dirty {
 			continue
@@ -119,17 +209,20 @@ func (s *Orders) Flush(ctx context.Context, tx *sql.Tx) error {
 		switch {
 		case open(e.o.Status):
 			upserts = append(upserts, id, encodeOrder(e.o))
+			s.t.pending[id] = openOrder{e.o.Status, e.o.Currency, e.o.Lines}
 		case e.stored:
 			deletes = append(deletes, id)
+			s.t.pending[id] = openOrder{}
 		}
 	}
-	if err := ExecValues(ctx, tx, `INSERT INTO `+s.table+` (id, state)`,
+	table := s.t.Prefix + "orders"
+	if err := ExecValues(ctx, tx, `INSERT INTO `+table+` (id, state)`,
 		`ON CONFLICT (id) DO UPDATE SET state = excluded.state`, 2, upserts); err != nil {
 		return fmt.Errorf("write orders: %w", err)
 	}
 	for len(deletes) > 0 {
 		n := min(len(deletes), chunkRows)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE id IN (`+placeholders(n)+`)`, deletes[:n]...); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id IN (`+placeholders(n)+`)`, deletes[:n]...); err != nil {
 			return fmt.Errorf("delete orders: %w", err)
 		}
 		deletes = deletes[n:]

@@ -61,14 +61,20 @@ func OpenDB(t testing.TB, schema string) *sql.DB {
 }
 
 // ApplyFunc is a projection's Apply.
-type ApplyFunc func(ctx context.Context, tx *sql.Tx, prefix string, events []readmodel.Event) (int, error)
+type ApplyFunc func(ctx context.Context, tx *sql.Tx, t *readmodel.Tables, events []readmodel.Event) (int, error)
 
-// Apply applies events in batches of size (all at once if 0), one
-// transaction each, committing a batch when Apply applied some of it (as
-// the runner does) and rolling it back otherwise. It returns Apply's result
-// for the last batch, stopping at the first error.
+// Apply applies events to the tables named with prefix, freshly created,
+// in batches of size (all at once if 0), one transaction each, committing
+// a batch when Apply applied some of it (as the runner does) and rolling
+// it back otherwise. It returns Apply's result for the last batch,
+// stopping at the first error. Odd batch sizes run without the order
+// cache, so that the tests cover reading orders back from the table too.
 func Apply(t testing.TB, db *sql.DB, apply ApplyFunc, prefix string, events []readmodel.Event, size int) (int, error) {
 	t.Helper()
+	tables := readmodel.NewTables(prefix, true, 1000)
+	if size%2 == 1 {
+		tables = readmodel.NewTables(prefix, false, 0)
+	}
 	if size == 0 {
 		size = max(1, len(events))
 	}
@@ -79,7 +85,7 @@ func Apply(t testing.TB, db *sql.DB, apply ApplyFunc, prefix string, events []re
 		if txErr != nil {
 			t.Fatal(txErr)
 		}
-		n, err = apply(t.Context(), tx, prefix, events[:k])
+		n, err = apply(t.Context(), tx, tables, events[:k])
 		if n > 0 {
 			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
@@ -87,6 +93,7 @@ func Apply(t testing.TB, db *sql.DB, apply ApplyFunc, prefix string, events []re
 		} else if err := tx.Rollback(); err != nil {
 			t.Fatal(err)
 		}
+		tables.Done(n > 0)
 		if err != nil {
 			return n, err
 		}
