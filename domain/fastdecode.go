@@ -12,8 +12,9 @@ import (
 // Decode first tries a direct decoder for that shape only, which gives up
 // on anything else (an unknown or repeated field, a null other than for
 // lines, an escape, a non-ASCII byte, a number that is not an int64,
-// malformed JSON), and encoding/json then decides. Whenever the direct decoder succeeds, its
-// result is the one encoding/json gives: FuzzFastDecode checks exactly that.
+// malformed JSON), and encoding/json then decides. Whenever the direct
+// decoder succeeds, its result is the one encoding/json gives:
+// FuzzFastDecode checks exactly that.
 
 // fieldDecoder is implemented by pointers to the event types: decodeField
 // decodes the value of the member named key from s, and reports false if

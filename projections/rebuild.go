@@ -319,6 +319,7 @@ func (r *runner) swap(ctx context.Context, t *readmodel.Tables, gen int64, pos, 
 		return old, 0, err
 	}
 	r.tables = t
+	t.StopCaching() // live now: see cachedOrders
 	r.mu.Lock()
 	r.cp, r.live, r.reset, r.lastErr = next, true, nil, ""
 	failed := r.failure != nil

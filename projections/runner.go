@@ -19,10 +19,11 @@ const (
 	maxRetry = 10 * time.Second
 )
 
-// cachedOrders bounds the open orders each generation of tables keeps in
-// memory (a few hundred bytes each): a replay then reads none back from
-// the table while the open orders fit, and memory stays flat when not.
-const cachedOrders = 50_000
+// cachedOrders bounds the memory a replay into a projection's tables gives
+// to caching open orders (about 200 bytes each, so some 80,000 orders):
+// it reads none back from the table while the open orders fit, and memory
+// stays flat when they do not. Following new events needs no cache.
+const cachedOrders = 16 << 20
 
 // runner runs one projection: it follows $all into the live tables and
 // rebuilds them on request.
@@ -136,6 +137,9 @@ func (r *runner) follow(ctx context.Context) error {
 	if err := replay(ctx, r.store, r.checkpoint().Position, r.p.Handles, apply); err != nil {
 		return err
 	}
+	r.applyMu.Lock()
+	r.tables.StopCaching() // caught up: see cachedOrders
+	r.applyMu.Unlock()
 	head, err := r.store.Head(ctx)
 	if err != nil {
 		return err

@@ -15,11 +15,15 @@ import (
 
 // gcPercent is the garbage collector's target unless GOGC says otherwise:
 // the service's live heap is small and its garbage short-lived, so trading
-// memory for CPU pays (measured: ~25% more orders/s on 2 cores).
+// memory for CPU pays (measured: ~25% more orders/s on 2 cores). The
+// offline rebuild keeps Go's default: its live heap is mostly the cache of
+// open orders, which a target of 400 would let cost five times its size
+// in heap (measured on 1M events: peak RSS 265 MiB at 400, 151 MiB at the
+// default, for 6% more time).
 const gcPercent = 400
 
 func main() {
-	if os.Getenv("GOGC") == "" {
+	if os.Getenv("GOGC") == "" && (len(os.Args) < 2 || os.Args[1] != "rebuild") {
 		debug.SetGCPercent(gcPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -25,70 +25,82 @@ func OrdersSchema(table string) string {
 type Tables struct {
 	// Prefix names the tables: Prefix + "orders", and the projection's own.
 	Prefix string
-	cache  map[string]openOrder // committed state of open orders
-	// pending holds the state written by the transaction in progress;
-	// the zero openOrder marks an order that ended (its row is gone).
-	pending map[string]openOrder
+	// cache holds the committed state of open orders as encodeOrder
+	// stores it: compact, and without pointers for the GC to follow.
+	cache map[string][]byte
+	size  int // of cache, as counted by entrySize
+	limit int // of size
+	// pending holds the state written by the transaction in progress; nil
+	// marks an order that ended (its row is gone).
+	pending map[string][]byte
 	// complete: cache holds every open order of the table, so an order
 	// it lacks is not open and needs no lookup.
 	complete bool
-	limit    int
 }
 
-// openOrder is the state kept of an open order: what encodeOrder stores.
-type openOrder struct {
-	status   domain.Status
-	currency string
-	lines    []domain.Line // never modified: Evolve copies before changing
-}
+// entrySize estimates the memory an entry of the cache takes: its key and
+// value and, roughly, the map's own share.
+func entrySize(id string, state []byte) int { return len(id) + len(state) + 96 }
 
-func (o openOrder) order() domain.Order {
-	return domain.Order{Status: o.status, Currency: o.currency, Lines: o.lines}
-}
-
-// NewTables returns the Tables named with prefix, caching up to limit open
-// orders (none if limit is 0). empty tells that the tables were just
-// created: until the cache first overflows, an order missing from it is
-// known to be missing from the table too.
+// NewTables returns the Tables named with prefix, caching open orders in
+// up to about limit bytes (none if limit is 0). empty tells that the
+// tables were just created: until the cache first overflows, an order
+// missing from it is known to be missing from the table too.
 func NewTables(prefix string, empty bool, limit int) *Tables {
-	return &Tables{Prefix: prefix, cache: make(map[string]openOrder), complete: empty && limit > 0, limit: limit}
+	return &Tables{Prefix: prefix, cache: make(map[string][]byte), complete: empty && limit > 0, limit: limit}
 }
 
 // Done ends the transaction that used t: what it wrote becomes the cached
 // state if it committed, and is forgotten if it rolled back.
 func (t *Tables) Done(committed bool) {
 	if committed {
-		for id, o := range t.pending {
-			if o.status == "" {
-				delete(t.cache, id)
+		for id, state := range t.pending {
+			if state == nil {
+				t.forget(id)
 			} else {
-				t.remember(id, o)
+				t.remember(id, state)
 			}
 		}
 	}
 	clear(t.pending)
 }
 
+// StopCaching empties the cache and keeps it empty. The runner caches
+// orders while it replays history, where most of them are read back, not
+// while it follows new events one small batch at a time, where the cache
+// would hold memory for little gain.
+func (t *Tables) StopCaching() {
+	t.cache, t.size, t.limit, t.complete = make(map[string][]byte), 0, 0, false
+}
+
+func (t *Tables) forget(id string) {
+	if old, ok := t.cache[id]; ok {
+		t.size -= entrySize(id, old)
+		delete(t.cache, id)
+	}
+}
+
 // remember caches the committed state of open order id. Past the limit,
 // it evicts half the cache, in no particular order: the orders of a
 // replay's next events are as likely among them as not, and any evicted
 // order is still in the table.
-func (t *Tables) remember(id string, o openOrder) {
+func (t *Tables) remember(id string, state []byte) {
 	if t.limit == 0 {
 		return
 	}
-	if _, ok := t.cache[id]; !ok && len(t.cache) >= t.limit {
-		n := len(t.cache) / 2
+	t.forget(id)
+	n := entrySize(id, state)
+	if t.size+n > t.limit {
 		for k := range t.cache {
-			if n == 0 {
+			if t.size+n <= t.limit/2 {
 				break
 			}
-			delete(t.cache, k)
-			n--
+			t.forget(k)
 		}
 		t.complete = false
 	}
-	t.cache[id] = o
+	t.cache[id] = state
+	t.size += n
 }
 
 // Orders is the state of the orders one batch touches: loaded before the
@@ -124,11 +136,17 @@ func LoadOrders(ctx context.Context, tx *sql.Tx, t *Tables, events []Event) (*Or
 		}
 		e := &orderEntry{}
 		s.m[id] = e
-		if o, ok := t.pending[id]; ok {
-			e.o, e.stored = o.order(), o.status != ""
-		} else if o, ok := t.cache[id]; ok {
-			e.o, e.stored = o.order(), true
-		} else if !t.complete {
+		state, ok := t.pending[id]
+		if !ok {
+			state, ok = t.cache[id]
+		}
+		switch {
+		case state != nil:
+			if e.o, err = decodeOrder(state); err != nil {
+				return nil, fmt.Errorf("load order %s: %w", id, err)
+			}
+			e.stored = true
+		case !ok && !t.complete:
 			ids = append(ids, id)
 		}
 	}
@@ -164,7 +182,7 @@ func (s *Orders) load(ctx context.Context, tx *sql.Tx, ids []any) (err error) {
 			e.o, e.stored = o, true
 			// Not written by this transaction (pending would have it), so
 			// committed: cacheable whatever becomes of the transaction.
-			s.t.remember(id, openOrder{o.Status, o.Currency, o.Lines})
+			s.t.remember(id, state)
 		}
 	}
 	return rows.Err()
@@ -200,7 +218,7 @@ func (s *Orders) Put(id string, o domain.Order) {
 func (s *Orders) Flush(ctx context.Context, tx *sql.Tx) error {
 	var upserts, deletes []any
 	if s.t.pending == nil {
-		s.t.pending = make(map[string]openOrder)
+		s.t.pending = make(map[string][]byte)
 	}
 	for id, e := range s.m {
 		if !e.dirty {
@@ -208,11 +226,12 @@ func (s *Orders) Flush(ctx context.Context, tx *sql.Tx) error {
 		}
 		switch {
 		case open(e.o.Status):
-			upserts = append(upserts, id, encodeOrder(e.o))
-			s.t.pending[id] = openOrder{e.o.Status, e.o.Currency, e.o.Lines}
+			state := encodeOrder(e.o)
+			upserts = append(upserts, id, state)
+			s.t.pending[id] = state
 		case e.stored:
 			deletes = append(deletes, id)
-			s.t.pending[id] = openOrder{}
+			s.t.pending[id] = nil
 		}
 	}
 	table := s.t.Prefix + "orders"

@@ -109,25 +109,32 @@ func randomOrderEvents(t *testing.T, r *rand.Rand, n int) []readmodeltest.Record
 }
 
 // The cache of open orders must never change what a projection sees or
-// writes: replicas with caches of several sizes, one starting from a
-// table it is told is empty, apply the same random batches (some rolled
-// back and applied again) and must agree with a replica without cache.
+// writes: replicas with caches of several sizes, some starting from a
+// table they are told is empty, one that stops caching halfway, apply the
+// same random batches (some rolled back and applied again) and must agree
+// with a replica without cache.
 func TestTables_CacheChangesNothing(t *testing.T) {
 	t.Parallel()
 	const schema = `CREATE TABLE t_orders (id TEXT PRIMARY KEY, state BLOB NOT NULL) STRICT, WITHOUT ROWID;`
 	replicas := []*replica{
-		{tables: readmodel.NewTables("t_", false, 0)},  // no cache: the reference
-		{tables: readmodel.NewTables("t_", true, 4)},   // evicts all the time
-		{tables: readmodel.NewTables("t_", true, 64)},  // evicts now and then
-		{tables: readmodel.NewTables("t_", false, 64)}, // must look up what it lacks
-		{tables: readmodel.NewTables("t_", true, 1e6)}, // never evicts, never looks up
+		{tables: readmodel.NewTables("t_", false, 0)},    // no cache: the reference
+		{tables: readmodel.NewTables("t_", true, 400)},   // evicts all the time
+		{tables: readmodel.NewTables("t_", true, 6000)},  // evicts now and then
+		{tables: readmodel.NewTables("t_", false, 6000)}, // must look up what it lacks
+		{tables: readmodel.NewTables("t_", true, 1e8)},   // never evicts, never looks up
+		{tables: readmodel.NewTables("t_", true, 1e8)},   // the same, until it stops caching
 	}
+	stopping := replicas[len(replicas)-1]
 	for _, rep := range replicas {
 		rep.db = readmodeltest.OpenDB(t, schema)
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	events := readmodeltest.Events(t, randomOrderEvents(t, r, 3000))
+	half := len(events) / 2
 	for len(events) > 0 {
+		if len(events) <= half {
+			stopping.tables.StopCaching()
+		}
 		batch := events[:min(len(events), 1+r.IntN(40))]
 		rollback := r.IntN(5) == 0
 		for _, rep := range replicas {

@@ -71,7 +71,7 @@ type ApplyFunc func(ctx context.Context, tx *sql.Tx, t *readmodel.Tables, events
 // cache, so that the tests cover reading orders back from the table too.
 func Apply(t testing.TB, db *sql.DB, apply ApplyFunc, prefix string, events []readmodel.Event, size int) (int, error) {
 	t.Helper()
-	tables := readmodel.NewTables(prefix, true, 1000)
+	tables := readmodel.NewTables(prefix, true, 1000) // a few orders: evicts too
 	if size%2 == 1 {
 		tables = readmodel.NewTables(prefix, false, 0)
 	}
