@@ -10,8 +10,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -95,6 +97,10 @@ func decodeJSON(raw []byte, v any) error {
 		return &requestError{status: http.StatusBadRequest, code: "malformed_json", field: name,
 			detail: fmt.Sprintf("member %q appears twice in one object", name)}
 	}
+	if name, field, ok := miscased(raw, v); ok {
+		return &requestError{status: http.StatusBadRequest, code: "unknown_field", field: name,
+			detail: fmt.Sprintf("unknown field %q: field names are case-sensitive (did you mean %q?)", name, field)}
+	}
 	return nil
 }
 
@@ -103,34 +109,109 @@ func decodeJSON(raw []byte, v any) error {
 // members (and matches names case-insensitively), where other parsers
 // keep the first: refusing them keeps every reader of a body agreeing on
 // what it says.
-func duplicateName(raw []byte) (string, bool) {
+func duplicateName(raw []byte) (dup string, found bool) {
+	type member struct {
+		object int
+		key    string
+	}
+	seen := map[member]struct{}{}
+	eachMember(raw, func(object int, name string) bool {
+		m := member{object, foldName(name)}
+		if _, found = seen[m]; found {
+			dup = name
+			return false
+		}
+		seen[m] = struct{}{}
+		return true
+	})
+	return dup, found
+}
+
+// miscased finds a member name of raw that encoding/json matched to a
+// field of v only case-insensitively ("AMOUNT" for "amount"), and that
+// field's name. raw must have decoded into v with unknown fields
+// disallowed, so that every name is some field's, in some case; other
+// parsers would ignore a miscased one, so it is refused like an unknown one.
+func miscased(raw []byte, v any) (name, field string, found bool) {
+	known := fieldNames(reflect.TypeOf(v))
+	eachMember(raw, func(_ int, n string) bool {
+		if _, ok := known[foldName(n)]; ok && known[foldName(n)] != n {
+			name, field, found = n, known[foldName(n)], true
+			return false
+		}
+		return true
+	})
+	return name, field, found
+}
+
+// fieldTypes caches fieldNames.
+var fieldTypes sync.Map // reflect.Type → map[string]string
+
+// fieldNames maps the folded JSON name of every field of t, and of the
+// types it holds, to the name itself. Request types hold no maps, so every
+// member name of a body is a field name.
+func fieldNames(t reflect.Type) map[string]string {
+	if names, ok := fieldTypes.Load(t); ok {
+		return names.(map[string]string)
+	}
+	names := map[string]string{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			walk(t.Elem())
+		case reflect.Struct:
+			for f := range t.Fields() {
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if !f.IsExported() || name == "-" {
+					continue
+				}
+				if name == "" {
+					name = f.Name
+				}
+				names[foldName(name)] = name
+				walk(f.Type)
+			}
+		}
+	}
+	walk(t)
+	fieldTypes.Store(t, names)
+	return names
+}
+
+// eachMember calls fn with each member name of raw, which must be valid
+// JSON, in order, with a number identifying the object it belongs to,
+// until fn returns false.
+func eachMember(raw []byte, fn func(object int, name string) bool) {
 	type frame struct {
-		names   map[string]struct{} // nil for an array
+		object  int // 0 for an array
 		wantKey bool
 	}
-	var stack []frame
+	var (
+		stack   []frame
+		objects int
+	)
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false // the end: raw has been decoded before
+			return // the end: raw has been decoded before
 		}
 		top := len(stack) - 1
 		if top >= 0 && stack[top].wantKey {
 			if name, ok := tok.(string); ok {
-				key := foldName(name)
-				if _, dup := stack[top].names[key]; dup {
-					return name, true
+				if !fn(stack[top].object, name) {
+					return
 				}
-				stack[top].names[key] = struct{}{}
 				stack[top].wantKey = false
 				continue
 			}
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, frame{names: map[string]struct{}{}, wantKey: true})
+			objects++
+			stack = append(stack, frame{object: objects, wantKey: true})
 			continue
 		case json.Delim('['):
 			stack = append(stack, frame{})
@@ -139,7 +220,7 @@ func duplicateName(raw []byte) (string, bool) {
 			stack = stack[:top]
 		}
 		// A value ended: an object wants its next name.
-		if top := len(stack) - 1; top >= 0 && stack[top].names != nil {
+		if top := len(stack) - 1; top >= 0 && stack[top].object != 0 {
 			stack[top].wantKey = true
 		}
 	}
