@@ -16,7 +16,7 @@
 // Both projections follow orders through their lifecycle, so each keeps the
 // state of open orders in a table of its own. While replaying history, a
 // projection also keeps a bounded write-through cache of that table in
-// memory (16 MiB, some 80,000 orders): a transaction reads back from the
+// memory (8 MiB, some 40,000 orders): a transaction reads back from the
 // table only orders the cache lacks, and a rebuild into fresh tables reads
 // back none until the cache overflows. The cache learns each transaction's
 // outcome, so a rolled-back batch leaves nothing in it; it is dropped once

@@ -20,10 +20,13 @@ const (
 )
 
 // cachedOrders bounds the memory a replay into a projection's tables gives
-// to caching open orders (about 200 bytes each, so some 80,000 orders):
+// to caching open orders (about 200 bytes each, so some 40,000 orders):
 // it reads none back from the table while the open orders fit, and memory
 // stays flat when they do not. Following new events needs no cache.
-const cachedOrders = 16 << 20
+// Measured on 1M and 2M events (68,594 and 136,674 orders left open), the
+// rebuild of both projections with 8 MiB against 16 MiB: 6-12% slower,
+// peak RSS 138 against 154 MiB and 169 against 210 MiB.
+const cachedOrders = 8 << 20
 
 // runner runs one projection: it follows $all into the live tables and
 // rebuilds them on request.
