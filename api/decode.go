@@ -93,70 +93,63 @@ func decodeJSON(raw []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("malformed_json", "unexpected data after the JSON object")
 	}
-	if name, ok := duplicateName(raw); ok {
-		return &requestError{status: http.StatusBadRequest, code: "malformed_json", field: name,
-			detail: fmt.Sprintf("member %q appears twice in one object", name)}
-	}
-	if name, field, ok := miscased(raw, v); ok {
-		return &requestError{status: http.StatusBadRequest, code: "unknown_field", field: name,
-			detail: fmt.Sprintf("unknown field %q: field names are case-sensitive (did you mean %q?)", name, field)}
-	}
-	return nil
+	return checkNames(raw, v)
 }
 
-// duplicateName finds a member name that repeats within one object of
-// raw, which must be valid JSON. encoding/json keeps the last of repeated
-// members (and matches names case-insensitively), where other parsers
-// keep the first: refusing them keeps every reader of a body agreeing on
-// what it says.
-func duplicateName(raw []byte) (dup string, found bool) {
+// checkNames refuses two kinds of member names in raw, which has decoded
+// into v with unknown fields disallowed, so that every reader of a body
+// agrees on what it says:
+//
+//   - a name repeated within one object: encoding/json keeps the last of
+//     repeated members, other parsers the first;
+//   - a name that encoding/json matched to a field of v only because it
+//     matches names case-insensitively ("AMOUNT" for "amount"): other
+//     parsers would ignore it.
+func checkNames(raw []byte, v any) error {
 	type member struct {
 		object int
 		key    string
 	}
+	known := fieldNames(reflect.TypeOf(v))
 	seen := map[member]struct{}{}
+	var problem error
 	eachMember(raw, func(object int, name string) bool {
 		m := member{object, foldName(name)}
-		if _, found = seen[m]; found {
-			dup = name
+		if _, dup := seen[m]; dup {
+			problem = &requestError{status: http.StatusBadRequest, code: "malformed_json", field: name,
+				detail: fmt.Sprintf("member %q appears twice in one object", name)}
 			return false
 		}
 		seen[m] = struct{}{}
-		return true
-	})
-	return dup, found
-}
-
-// miscased finds a member name of raw that encoding/json matched to a
-// field of v only case-insensitively ("AMOUNT" for "amount"), and that
-// field's name. raw must have decoded into v with unknown fields
-// disallowed, so that every name is some field's, in some case; other
-// parsers would ignore a miscased one, so it is refused like an unknown one.
-func miscased(raw []byte, v any) (name, field string, found bool) {
-	known := fieldNames(reflect.TypeOf(v))
-	eachMember(raw, func(_ int, n string) bool {
-		if _, ok := known[foldName(n)]; ok && known[foldName(n)] != n {
-			name, field, found = n, known[foldName(n)], true
+		if field := known[m.key]; field != "" && field != name {
+			problem = &requestError{status: http.StatusBadRequest, code: "unknown_field", field: name,
+				detail: fmt.Sprintf("unknown field %q: field names are case-sensitive (did you mean %q?)", name, field)}
 			return false
 		}
 		return true
 	})
-	return name, field, found
+	return problem
 }
 
 // fieldTypes caches fieldNames.
 var fieldTypes sync.Map // reflect.Type → map[string]string
 
 // fieldNames maps the folded JSON name of every field of t, and of the
-// types it holds, to the name itself. Request types hold no maps, so every
-// member name of a body is a field name.
+// types it holds, to the name itself, or to "" if fields of two of them
+// fold alike (then the check is left to encoding/json). Request types hold
+// no maps, so every member name of a body is a field name.
 func fieldNames(t reflect.Type) map[string]string {
 	if names, ok := fieldTypes.Load(t); ok {
 		return names.(map[string]string)
 	}
 	names := map[string]string{}
+	visited := map[reflect.Type]bool{}
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
+		if visited[t] {
+			return
+		}
+		visited[t] = true
 		switch t.Kind() {
 		case reflect.Pointer, reflect.Slice, reflect.Array:
 			walk(t.Elem())
@@ -169,7 +162,11 @@ func fieldNames(t reflect.Type) map[string]string {
 				if name == "" {
 					name = f.Name
 				}
-				names[foldName(name)] = name
+				key := foldName(name)
+				if other, ok := names[key]; ok && other != name {
+					name = ""
+				}
+				names[key] = name
 				walk(f.Type)
 			}
 		}

@@ -142,19 +142,31 @@ func (d *db) close() error {
 }
 
 // inTx runs fn in a write transaction and commits it if fn succeeds. If
-// fn applies events to the tables t (nil otherwise), t learns the outcome.
-func (d *db) inTx(ctx context.Context, t *readmodel.Tables, fn func(*sql.Tx) error) (err error) {
+// fn applies events to the tables t (nil otherwise), t learns the outcome:
+// committed, rolled back, or unknown when the commit itself failed (or fn
+// panicked), which makes t forget what it cached.
+func (d *db) inTx(ctx context.Context, t *readmodel.Tables, fn func(*sql.Tx) error) error {
+	outcome := readmodel.Unknown
 	if t != nil {
-		defer func() { t.Done(err == nil) }()
+		defer func() { t.Done(outcome) }()
 	}
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
+		outcome = readmodel.RolledBack
 		return err
 	}
 	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
+		if rbErr := tx.Rollback(); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		outcome = readmodel.RolledBack
+		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	outcome = readmodel.Committed
+	return nil
 }
 
 // checkpoint is a projection's row in the checkpoints table: which

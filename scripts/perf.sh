@@ -389,6 +389,7 @@ EOF
 	tail -n 1 "$BODY" | cut -d'|' -f5 | tr -dc '0-9' >"$WORK/rss-$label-$proj.mib"
 	tail -n 1 "$BODY" | cut -d'|' -f6 | tr -dc '0-9' >"$WORK/rss-$label-$proj.half"
 	tail -n 1 "$BODY" | cut -d'|' -f8 | tr -dc '0-9' >"$WORK/rss-$label-$proj.conns"
+	du -m "$dir/readmodels.db" | cut -f1 >"$WORK/rss-$label-$proj.rmsize"
 }
 
 LOAD_RSS=$(loadavg)
@@ -417,7 +418,7 @@ RSS100=$(cat "$WORK/rss-100k-all.mib" 2>/dev/null || true)
 RSS1M=$(cat "$WORK/rss-1M-all.mib" 2>/dev/null || true)
 RSS2M=$(cat "$WORK/rss-2M-all.mib" 2>/dev/null || true)
 if [[ -n $RSS1M && -n $RSS2M ]]; then
-	rmsize() { du -m "$WORK/gen-$1/readmodels.db" 2>/dev/null | cut -f1; }
+	rmsize() { cat "$WORK/rss-$1-all.rmsize" 2>/dev/null || echo n/a; }
 	note "Doubling the history from 1M to 2M events took the rebuild's peak RSS from $(num "$RSS1M") to $(num "$RSS2M") MiB ($(ratio "$RSS2M" "$RSS1M")×; 100k: $(num "$RSS100") MiB). Memory is bounded by caches, not by history: SQLite's page caches (16 MiB for the event-store reader, up to 64 MiB for the read-model writer) and the cache of open orders each projection keeps while replaying (up to 8 MiB each, in the Go heap column, which GOGC=100 lets reach about twice its live size). What still grows at 2M is the read-model writer's page cache, which holds the read models themselves: readmodels.db is $(rmsize 1M) MiB at 1M and $(rmsize 2M) MiB at 2M, mostly open orders, because genevents leaves a fifth of its orders open for good (placed or paid, never shipped or cancelled)."
 fi
 

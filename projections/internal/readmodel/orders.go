@@ -39,8 +39,8 @@ type Tables struct {
 }
 
 // entrySize estimates the memory an entry of the cache takes: its key and
-// value and, roughly, the map's own share.
-func entrySize(id string, state []byte) int { return len(id) + len(state) + 96 }
+// value (as allocated) and, roughly, the map's own share.
+func entrySize(id string, state []byte) int { return len(id) + cap(state) + 96 }
 
 // NewTables returns the Tables named with prefix, caching open orders in
 // up to about limit bytes (none if limit is 0). empty tells that the
@@ -50,10 +50,24 @@ func NewTables(prefix string, empty bool, limit int) *Tables {
 	return &Tables{Prefix: prefix, cache: make(map[string][]byte), complete: empty && limit > 0, limit: limit}
 }
 
+// Outcome is how a transaction ended.
+type Outcome int
+
+// The outcomes of a transaction.
+const (
+	// Unknown: the commit failed (it may have happened or not), or the
+	// transaction was abandoned in a panic.
+	Unknown Outcome = iota
+	Committed
+	RolledBack
+)
+
 // Done ends the transaction that used t: what it wrote becomes the cached
-// state if it committed, and is forgotten if it rolled back.
-func (t *Tables) Done(committed bool) {
-	if committed {
+// state if it committed, and is forgotten if it rolled back. If the outcome
+// is unknown, t forgets everything: the table is the truth.
+func (t *Tables) Done(o Outcome) {
+	switch o {
+	case Committed:
 		for id, state := range t.pending {
 			if state == nil {
 				t.forget(id)
@@ -61,8 +75,11 @@ func (t *Tables) Done(committed bool) {
 				t.remember(id, state)
 			}
 		}
+	case Unknown:
+		clear(t.cache)
+		t.size, t.complete = 0, false
 	}
-	clear(t.pending)
+	t.pending = nil // not cleared: one large transaction would keep its memory
 }
 
 // StopCaching empties the cache and keeps it empty. The runner caches
@@ -217,7 +234,10 @@ func (s *Orders) Put(id string, o domain.Order) {
 // its Tables, for Done.
 func (s *Orders) Flush(ctx context.Context, tx *sql.Tx) error {
 	var upserts, deletes []any
-	if s.t.pending == nil {
+	// Without a cache, an order written earlier in the transaction is
+	// read back from the table, which has it: no need to keep it pending.
+	caching := s.t.limit > 0
+	if caching && s.t.pending == nil {
 		s.t.pending = make(map[string][]byte)
 	}
 	for id, e := range s.m {
@@ -228,10 +248,14 @@ func (s *Orders) Flush(ctx context.Context, tx *sql.Tx) error {
 		case open(e.o.Status):
 			state := encodeOrder(e.o)
 			upserts = append(upserts, id, state)
-			s.t.pending[id] = state
+			if caching {
+				s.t.pending[id] = state
+			}
 		case e.stored:
 			deletes = append(deletes, id)
-			s.t.pending[id] = nil
+			if caching {
+				s.t.pending[id] = nil
+			}
 		}
 	}
 	table := s.t.Prefix + "orders"

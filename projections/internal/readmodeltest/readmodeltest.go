@@ -93,7 +93,11 @@ func Apply(t testing.TB, db *sql.DB, apply ApplyFunc, prefix string, events []re
 		} else if err := tx.Rollback(); err != nil {
 			t.Fatal(err)
 		}
-		tables.Done(n > 0)
+		if n > 0 {
+			tables.Done(readmodel.Committed)
+		} else {
+			tables.Done(readmodel.RolledBack)
+		}
 		if err != nil {
 			return n, err
 		}
