@@ -55,7 +55,7 @@ func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType strin
 				b.last = ev.Position // view caps it before the bad event for its owner
 				continue
 			}
-			b.events = append(b.events, readmodel.Event{Position: ev.Position, Stream: ev.Stream, Type: ev.Type, Payload: payload})
+			b.events = append(b.events, readmodel.Event{Position: ev.Position, Stream: ev.Stream, Version: ev.Version, Type: ev.Type, Payload: payload})
 		case !knownType(ev.Type):
 			b.unknown = append(b.unknown, ev.Position)
 		}

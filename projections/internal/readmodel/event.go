@@ -12,7 +12,9 @@ import (
 type Event struct {
 	Position uint64
 	Stream   string
-	Type     string
+	// Version is the event's version in its stream: 0 for the first.
+	Version int64
+	Type    string
 	// Payload is the decoded event, e.g. a domain.OrderPaid.
 	Payload domain.Event
 }

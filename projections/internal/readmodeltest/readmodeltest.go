@@ -22,10 +22,11 @@ type Recorded struct {
 }
 
 // Events encodes each event with domain.Encode and decodes it back, as the
-// runner does, at positions 1, 2, …
+// runner does, at positions 1, 2, … and versions 0, 1, … in each stream.
 func Events(t testing.TB, given []Recorded) []readmodel.Event {
 	t.Helper()
 	out := make([]readmodel.Event, len(given))
+	versions := map[string]int64{}
 	for i, g := range given {
 		typ, data, err := domain.Encode(g.Event)
 		if err != nil {
@@ -35,7 +36,8 @@ func Events(t testing.TB, given []Recorded) []readmodel.Event {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = readmodel.Event{Position: uint64(i + 1), Stream: g.Stream, Type: typ, Payload: payload}
+		out[i] = readmodel.Event{Position: uint64(i + 1), Stream: g.Stream, Version: versions[g.Stream], Type: typ, Payload: payload}
+		versions[g.Stream]++
 	}
 	return out
 }
