@@ -28,6 +28,11 @@ const (
 	applicationID = 0x4f53524d
 	schemaVersion = 1
 	readers       = 4
+	// writeCacheKiB is the page cache of the write connection. Past it,
+	// pages come back from the OS's file cache; measured on a 2M-event
+	// rebuild (21 MiB of read models): 16 MiB against 64 MiB costs 5% of
+	// the time and saves 19 MiB of peak RSS, and nothing at 1M events.
+	writeCacheKiB = 16 << 10
 )
 
 // db is the read-model database: one write connection shared by every
@@ -72,7 +77,7 @@ func openDB(dir string) (_ *db, err error) {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
 	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	if d.write, err = sql.Open("sqlite", path+pragmas+"&_pragma=cache_size(-65536)&_txlock=immediate"); err != nil {
+	if d.write, err = sql.Open("sqlite", path+pragmas+"&_pragma=cache_size("+strconv.Itoa(-writeCacheKiB)+")&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
 	d.write.SetMaxOpenConns(1)
