@@ -15,7 +15,7 @@ import (
 // The benchmarks report rates and latencies as custom metrics. Run them with
 //
 //	go test -run '^$' -bench Rebuild -benchtime 3x ./projections/
-//	go test -run '^$' -bench LiveLag -benchtime 6000x ./projections/
+//	go test -run '^$' -bench LiveLag -benchtime 15000x ./projections/
 //
 // BenchmarkRebuild times, in each iteration, a raw read of $all from the
 // embedded store and an offline rebuild over it, so that x-read (rebuild

@@ -18,8 +18,12 @@ var allStates = []State{StateCatchingUp, StateLive, StateRebuilding, StateFailed
 type collector struct {
 	position, lagEvents, lagSeconds, state, skipped *prometheus.Desc
 
-	mu   sync.Mutex
-	last []Status
+	// refreshMu is held from taking a snapshot to storing it, so that
+	// snapshots are stored in the order they were taken: without it, the
+	// ticker's refresh could overwrite a newer one with an older one.
+	refreshMu sync.Mutex
+	mu        sync.Mutex
+	last      []Status
 }
 
 func newCollector() *collector {
@@ -75,6 +79,8 @@ func (m *Manager) runMetrics(ctx context.Context) {
 
 // refreshMetrics takes a new Status snapshot for the collector.
 func (m *Manager) refreshMetrics(ctx context.Context) {
+	m.metrics.refreshMu.Lock()
+	defer m.metrics.refreshMu.Unlock()
 	st, err := m.Status(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
