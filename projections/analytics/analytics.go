@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -78,25 +77,8 @@ CREATE TABLE ` + prefix + `daily (
 // exactly the effects of events[:n]; when n == 0 the caller must roll tx
 // back. Events it does not handle are passed over.
 func (Projection) Apply(ctx context.Context, tx *sql.Tx, t *readmodel.Tables, events []readmodel.Event) (int, error) {
-	orders, err := readmodel.LoadOrders(ctx, tx, t, events)
-	if err != nil {
-		return 0, readmodel.Storage(err)
-	}
 	d := newDeltas()
-	n, applyErr := len(events), error(nil)
-	for i, ev := range events {
-		if err := d.apply(orders, ev); err != nil {
-			n, applyErr = i, fmt.Errorf("apply %s at position %d: %w", ev.Type, ev.Position, err)
-			break
-		}
-	}
-	if n == 0 {
-		return 0, applyErr
-	}
-	if err := errors.Join(orders.Flush(ctx, tx), d.flush(ctx, tx, t.Prefix)); err != nil {
-		return 0, readmodel.Storage(err)
-	}
-	return n, applyErr
+	return readmodel.ApplyEvents(ctx, tx, t, events, d.apply, d.flush)
 }
 
 // deltas are the changes of one batch to the counters.

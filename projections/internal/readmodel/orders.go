@@ -120,6 +120,36 @@ func (t *Tables) remember(id string, state []byte) {
 	t.size += n
 }
 
+// ApplyEvents is the body of a projection's Apply: it loads the orders the
+// events touch from t, gives each event in turn to apply (which checks it
+// against the orders, records its effect and updates the orders, or
+// returns why it cannot), and writes the orders and, through flush, the
+// projection's own figures within tx. It returns len(events), or the index
+// n of the event apply refused and why: tx then holds exactly the effects
+// of events[:n] if n > 0, and must be rolled back if n == 0. Failures of
+// the database are StorageErrors.
+func ApplyEvents(ctx context.Context, tx *sql.Tx, t *Tables, events []Event,
+	apply func(*Orders, Event) error, flush func(ctx context.Context, tx *sql.Tx, prefix string) error) (int, error) {
+	orders, err := LoadOrders(ctx, tx, t, events)
+	if err != nil {
+		return 0, Storage(err)
+	}
+	n, applyErr := len(events), error(nil)
+	for i, ev := range events {
+		if err := apply(orders, ev); err != nil {
+			n, applyErr = i, fmt.Errorf("apply %s at position %d: %w", ev.Type, ev.Position, err)
+			break
+		}
+	}
+	if n == 0 {
+		return 0, applyErr
+	}
+	if err := errors.Join(orders.Flush(ctx, tx), flush(ctx, tx, t.Prefix)); err != nil {
+		return 0, Storage(err)
+	}
+	return n, applyErr
+}
+
 // Orders is the state of the orders one batch touches: loaded before the
 // batch (from the cache of its Tables, or in bulk from the table), changed
 // in memory, and written back by Flush. The state kept is an order's
