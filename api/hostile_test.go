@@ -174,7 +174,7 @@ func TestHostileRequests(t *testing.T) {
 		{"after beyond int64", "GET", "/events?after=99999999999999999999", nil, nil, 400, "invalid_query"},
 		{"after max int64", "GET", "/events?after=9223372036854775807", nil, nil, 400, "invalid_query"},
 		{"after with spaces", "GET", "/events?after=%201", nil, nil, 400, "invalid_query"},
-		{"after 2^62 (the largest allowed)", "GET", "/events?after=4611686018427387904", nil, nil, 200, ""},
+		{"after 2^62 (the largest allowed), beyond the head", "GET", "/events?after=4611686018427387904", nil, nil, 400, "invalid_position"},
 		{"version beyond int64", "GET", "/orders/h?version=99999999999999999999", nil, nil, 400, "invalid_query"},
 		{"version negative", "GET", "/orders/h?version=-1", nil, nil, 400, "invalid_query"},
 		{"version 2^62", "GET", "/orders/h?version=4611686018427387904", nil, nil, 404, "not_found"},

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -237,6 +239,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	recorded, err := s.cfg.Store.ReadAll(r.Context(), uint64(after), int(limit))
+	if errors.Is(err, eventstore.ErrInvalidPosition) {
+		err = invalidAfter(r.Context(), s.cfg.Store, uint64(after))
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -247,6 +252,18 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(headerPosition, strconv.FormatUint(next, 10))
 	writeJSON(w, http.StatusOK, map[string]any{"events": viewEvents(recorded), "next": next})
+}
+
+// invalidAfter is the problem of an after that is not a position of the
+// store: one beyond the head, between two sparse positions, or another
+// store's.
+func invalidAfter(ctx context.Context, store eventstore.Store, after uint64) error {
+	detail := fmt.Sprintf("after=%d is not the position of an event of this store", after)
+	if head, err := store.Head(ctx); err == nil {
+		detail += fmt.Sprintf(" (its head is at %d)", head)
+	}
+	return &requestError{status: http.StatusBadRequest, code: "invalid_position", field: "after",
+		detail: detail + "; positions are tokens, not counts: start at 0 and carry the next (or X-Position) of an earlier answer"}
 }
 
 // stockReceipt is the answer to a stock receipt.

@@ -20,6 +20,24 @@
 //     with a position below P: positions become visible in order, without
 //     gaps that fill in later.
 //
+// # Positions
+//
+// A position is an opaque token. Positions increase along $all, but they
+// need not be consecutive: KurrentDB's are byte offsets in its log, so
+// most integers are not positions, and the log may hold events of other
+// applications that a store configured with a stream filter does not show.
+// Only 0 (the beginning) and the positions a store returned (in
+// RecordedEvent.Position, AppendResult.Position or Head) may be given back
+// to it as an after: compute none (p+1, p-1), and do not use a position
+// of one store with another. A store refuses an after it can tell is not
+// one of its positions with ErrInvalidPosition; every store refuses one
+// beyond its head. A distance between two positions counts events only on
+// the embedded store.
+//
+// ReadAll, Head and Subscribe show one view of the log: the same events,
+// with the same positions. A store filtered to some stream prefixes (the
+// KurrentDB adapter's StreamPrefixes) applies the filter to all three.
+//
 // The package storetest holds the executable form of these rules; every
 // backend runs it.
 package eventstore

@@ -28,6 +28,14 @@ var (
 	// succeed later; nothing was acknowledged.
 	ErrUnavailable = errors.New("store unavailable")
 
+	// ErrInvalidPosition is returned by ReadAll and Subscribe for an after
+	// that is neither 0 nor the position of an event the store shows: a
+	// number between two positions on a store whose positions are sparse
+	// (KurrentDB's are log offsets), a position beyond the head, or one
+	// taken from another store. Positions are tokens: carry the ones the
+	// store returned, never compute one.
+	ErrInvalidPosition = errors.New("not a position of this store")
+
 	// ErrInvalidArgument is returned for calls the port rejects before any
 	// I/O: an empty stream name, an invalid expected version, an event
 	// without ID or type, a malformed JSON payload.

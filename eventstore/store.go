@@ -30,17 +30,25 @@ type Store interface {
 	ReadStream(ctx context.Context, stream string, from int64, limit int) ([]RecordedEvent, error)
 
 	// ReadAll returns up to limit events with position > after, in position
-	// order. A limit ≤ 0 means no limit. after 0 reads from the beginning.
+	// order. A limit ≤ 0 means no limit. after is 0 (the beginning) or a
+	// position this store returned (see "Positions" in the package
+	// documentation); for another value it fails with an error matching
+	// ErrInvalidPosition.
 	ReadAll(ctx context.Context, after uint64, limit int) ([]RecordedEvent, error)
 
-	// Head returns the position of the last recorded event, 0 if none.
+	// Head returns the position of the last event ReadAll and Subscribe
+	// show, 0 if none.
 	Head(ctx context.Context) (uint64, error)
 
 	// Subscribe calls handle with every event whose position is > after,
-	// in position order and in batches: first those already recorded
+	// in position order and in non-empty batches: first those already recorded
 	// (catch-up), then new ones as they are committed (live, pushed, not
 	// polled). Delivery is at-least-once across subscriptions: a subscriber
 	// resumes from the position it last saved.
+	//
+	// after must be 0 or a position this store returned, as for ReadAll: a
+	// store that can tell otherwise fails with an error matching
+	// ErrInvalidPosition, before or instead of any delivery.
 	//
 	// Subscribe blocks until ctx ends (it returns ctx.Err()), handle returns
 	// an error (returned unchanged), or the store fails or closes. handle is

@@ -41,13 +41,25 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 	return nil, nil
 }
 
-// ReadAll implements eventstore.Store.
+// ReadAll implements eventstore.Store. Positions are dense, so every after
+// up to the head is a position; one beyond it is refused.
 func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
 	if err := s.open(); err != nil {
 		return nil, err
 	}
+	if err := s.checkAfter(after); err != nil {
+		return nil, err
+	}
 	return s.query(ctx, "read $all", limit,
 		selectEvents+`WHERE position > ? ORDER BY position LIMIT ?`, int64(after), sqlLimit(limit))
+}
+
+// checkAfter refuses a position beyond the head: no event has it yet.
+func (s *Store) checkAfter(after uint64) error {
+	if head := s.head.Load(); after > head {
+		return fmt.Errorf("read $all after %d: %w: the head is at %d", after, eventstore.ErrInvalidPosition, head)
+	}
+	return nil
 }
 
 func sqlLimit(limit int) int64 {

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/orderstore/orderstore/eventstore"
 )
@@ -14,6 +15,12 @@ const subscribeBatch = 1000
 // a subscriber that has caught up sleeps until the writer publishes a new
 // head.
 func (s *Store) Subscribe(ctx context.Context, after uint64, handle func([]eventstore.RecordedEvent) error) error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	if err := s.checkAfter(after); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
 	for {
 		// Take the wakeup channel before looking at the head, so a commit
 		// that lands in between still wakes us.

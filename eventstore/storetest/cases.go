@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -513,4 +514,139 @@ func testReopen(t *testing.T, h Harness) {
 	if !slices.Equal(versions(e.mustRead(stream)), versions(append(got, eventstore.RecordedEvent{Version: 20}))) {
 		t.Fatalf("versions after reopen are not 0..20")
 	}
+}
+
+// testInvalidPosition: reading or subscribing after a number that is not a
+// position fails with ErrInvalidPosition, beyond the head on every store
+// and between two positions on a sparse one.
+func testInvalidPosition(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	e.mustAppend(e.stream("pos"), eventstore.NoStream, events(3)...)
+	got := e.mustRead(e.stream("pos"))
+	bad := map[string]uint64{"beyond the head": 1 << 62}
+	if h.SparsePositions {
+		// The suite computes numbers here to probe the store; consumers
+		// never may.
+		bad["between two positions"] = got[1].Position + 1
+		bad["just before a position"] = got[2].Position - 1
+	}
+	for name, after := range bad {
+		if _, err := e.store.ReadAll(e.ctx(), after, 10); !errors.Is(err, eventstore.ErrInvalidPosition) {
+			t.Errorf("ReadAll after %d (%s): err = %v, want ErrInvalidPosition", after, name, err)
+		}
+		err := e.store.Subscribe(e.ctx(), after, func([]eventstore.RecordedEvent) error {
+			return errors.New("delivered events after a number that is not a position")
+		})
+		if !errors.Is(err, eventstore.ErrInvalidPosition) {
+			t.Errorf("Subscribe after %d (%s): err = %v, want ErrInvalidPosition", after, name, err)
+		}
+	}
+	// Positions the store returned are always good to read after.
+	for _, ev := range got {
+		if _, err := e.store.ReadAll(e.ctx(), ev.Position, 1); err != nil {
+			t.Errorf("ReadAll after the position %d of an event: %v", ev.Position, err)
+		}
+	}
+	head := e.head()
+	if page, err := e.store.ReadAll(e.ctx(), head, 10); err != nil {
+		t.Errorf("ReadAll after the head %d: %v", head, err)
+	} else if h.DensePositions && len(page) != 0 {
+		t.Errorf("ReadAll after the head %d returned %d events", head, len(page))
+	}
+}
+
+// testOneView: with another application's events in the log, ReadAll,
+// Head and Subscribe show the same events, none of the other's.
+func testOneView(t *testing.T, h Harness) {
+	if h.WriteForeign == nil {
+		t.Skip("the harness cannot write another application's events (Harness.WriteForeign)")
+	}
+	e := newEnv(t, h)
+	ctx := e.ctx()
+	foreign := func(n int) {
+		t.Helper()
+		if err := h.WriteForeign(ctx, e.store, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	foreign(2)
+	start := e.head()
+	a := e.mustAppend(e.stream("a"), eventstore.NoStream, events(2)...)
+	foreign(3)
+	b := e.mustAppend(e.stream("b"), eventstore.NoStream, events(1)...)
+	foreign(2)
+
+	head := e.head()
+	var all []eventstore.RecordedEvent
+	for after := start; ; {
+		page, err := e.store.ReadAll(ctx, after, 1)
+		if err != nil {
+			t.Fatalf("read $all after %d: %v", after, err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = page[0].Position
+	}
+	var ours []eventstore.RecordedEvent
+	headShown := head == start
+	for _, ev := range all {
+		if strings.HasPrefix(ev.Stream, ForeignStreamPrefix) {
+			t.Fatalf("ReadAll shows %s of another application at %d", ev.Stream, ev.Position)
+		}
+		if ev.Position == head {
+			headShown = true
+		}
+		if e.ours(ev) {
+			ours = append(ours, ev)
+		}
+	}
+	if len(ours) != 3 || ours[1].Position != a.Position || ours[2].Position != b.Position {
+		t.Fatalf("ReadAll shows %d of our 3 events (positions %v; appended at %d and %d)", len(ours), positions(ours), a.Position, b.Position)
+	}
+	if !headShown || head < b.Position {
+		t.Fatalf("Head is %d, not the position of an event ReadAll shows (our last is at %d): the view differs", head, b.Position)
+	}
+	if whole, err := e.store.ReadAll(ctx, start, 0); err != nil || len(whole) != len(all) {
+		t.Fatalf("ReadAll in one read: %d events, err %v; page by page: %d", len(whole), err, len(all))
+	}
+
+	// Subscribe delivers the same events; the foreign ones never.
+	var seen []eventstore.RecordedEvent
+	done := errors.New("done")
+	err := e.store.Subscribe(ctx, start, func(batch []eventstore.RecordedEvent) error {
+		if len(batch) == 0 {
+			return errors.New("an empty batch")
+		}
+		for _, ev := range batch {
+			if strings.HasPrefix(ev.Stream, ForeignStreamPrefix) {
+				return fmt.Errorf("Subscribe delivered %s of another application at %d", ev.Stream, ev.Position)
+			}
+			seen = append(seen, ev)
+			if ev.Position == all[len(all)-1].Position {
+				return done
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, done) {
+		t.Fatalf("subscribe: %v", err)
+	}
+	if len(seen) != len(all) {
+		t.Fatalf("Subscribe delivered %d events, ReadAll shows %d", len(seen), len(all))
+	}
+	for i := range all {
+		if seen[i].ID != all[i].ID || seen[i].Position != all[i].Position {
+			t.Fatalf("delivery %d is %s at %d, ReadAll shows %s at %d", i, seen[i].ID, seen[i].Position, all[i].ID, all[i].Position)
+		}
+	}
+}
+
+func positions(evs []eventstore.RecordedEvent) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Position
+	}
+	return out
 }

@@ -30,6 +30,22 @@ type Harness struct {
 	// GlobalEventIDs: an event ID recorded in one stream is refused in any
 	// other (ErrDuplicateEventID). KurrentDB only deduplicates per stream.
 	GlobalEventIDs bool
+
+	// SparsePositions: consecutive positions differ by more than one, and
+	// a read or subscription after a number between two of them fails with
+	// ErrInvalidPosition (KurrentDB's log offsets; the Sparse wrapper).
+	SparsePositions bool
+
+	// StreamPrefix starts the name of every stream the suite writes, for a
+	// store whose view shows only some prefixes (as serve configures the
+	// KurrentDB adapter). Empty for a store that shows every stream.
+	StreamPrefix string
+
+	// WriteForeign, if set, appends n events of another application to the
+	// log under s, in streams of ForeignStreamPrefix that s must not show.
+	// The suite then checks that ReadAll, Head and Subscribe all leave them
+	// out.
+	WriteForeign func(ctx context.Context, s eventstore.Store, n int) error
 }
 
 // Timeout bounds every wait of the suite: waits end on their condition,
@@ -57,6 +73,8 @@ func Run(t *testing.T, h Harness) {
 		{"SubscribeCancel", testSubscribeCancel},
 		{"SubscribeHandlerError", testSubscribeHandlerError},
 		{"Reopen", testReopen},
+		{"InvalidPosition", testInvalidPosition},
+		{"OneView", testOneView},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,7 +99,7 @@ func newEnv(t *testing.T, h Harness) *env {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	e := &env{t: t, store: s, open: open, prefix: "st" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12] + "-"}
+	e := &env{t: t, store: s, open: open, prefix: h.StreamPrefix + "st" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12] + "-"}
 	t.Cleanup(func() {
 		if err := e.store.Close(); err != nil {
 			t.Errorf("close store: %v", err)
