@@ -16,6 +16,10 @@
 // key, index), and its events record the key and a hash of the request in
 // their metadata. A retry finds its own events in the loaded stream and
 // replays the first outcome; the store recognises a retry that races the
-// first attempt by the same IDs. Both hold on every backend and across
-// restarts, because the record is the event history itself.
+// first attempt by the same IDs at the same place (the append carries the
+// version loaded). Both hold on every backend and across restarts, because
+// the record is the event history itself. Keyed stock receipts take the
+// same path; only receipts without a key append with Any, without reading
+// their stream: a store recognises an Any retry only as far as it
+// remembers (KurrentDB: a bounded cache), so no key may depend on it.
 package orders

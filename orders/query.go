@@ -17,7 +17,7 @@ func (s *Service) Load(ctx context.Context, orderID string, atVersion int64) (do
 		return domain.Order{}, 0, err
 	}
 	stream := domain.OrderStream(orderID)
-	recorded, _, err := s.load(ctx, stream)
+	recorded, err := s.read(ctx, stream)
 	if err != nil {
 		return domain.Order{}, 0, err
 	}
@@ -31,18 +31,14 @@ func (s *Service) Load(ctx context.Context, orderID string, atVersion int64) (do
 		}
 		recorded = recorded[:atVersion+1]
 	}
-	var order domain.Order
-	for _, r := range recorded {
-		e, err := domain.Decode(r.Type, r.Data)
-		if err != nil {
-			return domain.Order{}, 0, fmt.Errorf("load %s: event %d: %w", stream, r.Version, err)
-		}
-		order = domain.Evolve(order, e)
+	order, err := fold(recorded)
+	if err != nil {
+		return domain.Order{}, 0, fmt.Errorf("load %s: %w", stream, err)
 	}
 	if !order.Exists() {
 		return domain.Order{}, 0, fmt.Errorf("order %s: %w", orderID, domain.ErrOrderNotFound)
 	}
-	return order, recorded[len(recorded)-1].Version, nil
+	return order, lastVersion(recorded), nil
 }
 
 // Events returns the order's recorded events.
@@ -65,6 +61,16 @@ type StockResult struct {
 }
 
 // ReceiveStock records a stock receipt for a SKU.
+//
+// Receipts commute, so one without an idempotency key appends with Any and
+// never reads the SKU's stream, which grows with every receipt. One with a
+// key must be recorded exactly once, and a store recognises a retry of an
+// Any append only as far as it remembers it (KurrentDB: from a bounded
+// cache of recent writes). So a keyed receipt is written as a command on an
+// order is: read the stream, answer the recorded outcome if the key's
+// events are in it, else append with the version read. A receipt with the
+// key recorded in between moves the stream past that version; the append
+// fails, and the next attempt finds it.
 func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req Request) (StockResult, error) {
 	if err := domain.ValidID(cmd.SKU); err != nil {
 		var ve *domain.ValidationError
@@ -78,19 +84,35 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 	if err != nil {
 		return StockResult{}, err
 	}
-	// Receipts commute, so they append with Any and never read the stream
-	// (which grows with every receipt). With a key, the derived event IDs
-	// let the store recognise a retry anywhere in the stream, and the read
-	// back tells a replay (and a reused key) apart.
-	res, requestID, err := s.append(ctx, stream, eventstore.Any, events, req)
+	if req.IdempotencyKey == "" {
+		res, _, err := s.append(ctx, stream, eventstore.Any, events, req)
+		if err != nil {
+			return StockResult{}, err
+		}
+		return StockResult{Version: res.Version, Position: res.Position}, nil
+	}
+	return retry(ctx, s, stream, func(int) (StockResult, error) {
+		recorded, err := s.read(ctx, stream)
+		if err != nil {
+			return StockResult{}, err
+		}
+		if done, err := findKeyed(recorded, stream, req); done != nil || err != nil {
+			return replayStock(done, err)
+		}
+		res, done, err := s.appendAfter(ctx, stream, lastVersion(recorded), events, req)
+		if err != nil || done != nil {
+			return replayStock(done, err)
+		}
+		return StockResult{Version: res.Version, Position: res.Position}, nil
+	})
+}
+
+// replayStock answers the outcome of an earlier receipt that findKeyed or
+// appendAfter found (done: the stock stream up to its event), or err.
+func replayStock(done []eventstore.RecordedEvent, err error) (StockResult, error) {
 	if err != nil {
 		return StockResult{}, err
 	}
-	out := StockResult{Version: res.Version, Position: res.Position}
-	if req.IdempotencyKey != "" {
-		if out.Replayed, err = s.confirm(ctx, stream, res, req, requestID); err != nil {
-			return StockResult{}, err
-		}
-	}
-	return out, nil
+	last := done[len(done)-1]
+	return StockResult{Version: last.Version, Position: last.Position, Replayed: true}, nil
 }

@@ -24,9 +24,10 @@ var (
 	// used for one request comes with a different request.
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
 
-	// ErrConflict is returned when concurrent writers kept changing the order
-	// through every retry.
-	ErrConflict = errors.New("order changed concurrently; retry")
+	// ErrConflict is returned when concurrent writers kept changing the
+	// stream (an order's, or a SKU's for a keyed stock receipt) through
+	// every retry.
+	ErrConflict = errors.New("stream changed concurrently; retry")
 
 	// ErrVersionNotFound is returned by Load for a version the order never had.
 	ErrVersionNotFound = errors.New("order has no such version")
@@ -45,9 +46,10 @@ func (e *VersionMismatchError) Error() string {
 // Unwrap returns ErrVersionMismatch.
 func (e *VersionMismatchError) Unwrap() error { return ErrVersionMismatch }
 
-// MaxAttempts bounds the load-decide-append cycles of one command when
-// writers in other processes (replicas) win the race. Writers in this
-// process queue on a per-stream lock instead of racing.
+// MaxAttempts bounds the read-decide-append cycles of one command (or
+// keyed stock receipt) when writers in other processes (replicas) win the
+// race. Writers in this process queue on a per-stream lock instead of
+// racing.
 const MaxAttempts = 10
 
 // lockStripes is the number of locks commands on streams hash onto.
@@ -186,17 +188,12 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 	if err := domain.ValidID(orderID); err != nil {
 		return Result{}, err
 	}
-	stream := domain.OrderStream(orderID)
-	unlock, err := s.lock(ctx, stream)
-	if err != nil {
-		return Result{}, err
-	}
-	defer unlock()
-	var lastErr error
-	for attempt := 1; attempt <= MaxAttempts; attempt++ {
+	_, place := cmd.(domain.PlaceOrder)
+	blind := place && req.IdempotencyKey == "" && req.IfMatch == nil
+	return retry(ctx, s, domain.OrderStream(orderID), func(attempt int) (Result, error) {
 		var res Result
 		var err error
-		if _, ok := cmd.(domain.PlaceOrder); ok && attempt == 1 && req.IdempotencyKey == "" && req.IfMatch == nil {
+		if blind && attempt == 1 {
 			res, err = s.placeBlind(ctx, orderID, cmd, req)
 			if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 				// The stream exists: the full cycle below reports why.
@@ -205,11 +202,7 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 		} else {
 			res, err = s.attempt(ctx, orderID, cmd, req)
 		}
-		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
-			return res, err
-		}
-		lastErr = err
-		if req.IfMatch != nil {
+		if req.IfMatch != nil && errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 			var ve *eventstore.VersionError
 			actual := *req.IfMatch
 			if errors.As(err, &ve) {
@@ -217,9 +210,32 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 			}
 			return Result{}, &VersionMismatchError{Expected: *req.IfMatch, Actual: actual}
 		}
-		s.logger.Debug("version conflict, retrying", "stream", stream, "attempt", attempt)
+		return res, err
+	})
+}
+
+// retry runs attempt (numbered from 1) under the stripe lock of stream
+// until it ends in anything but a version conflict, at most MaxAttempts
+// times. Each attempt reads the stream and appends with the version it
+// read, so a conflict means that a writer in another process (a replica)
+// moved the stream in between; the next attempt sees what it wrote.
+func retry[T any](ctx context.Context, s *Service, stream string, attempt func(n int) (T, error)) (T, error) {
+	var zero T
+	unlock, err := s.lock(ctx, stream)
+	if err != nil {
+		return zero, err
 	}
-	return Result{}, fmt.Errorf("%w: %d attempts: %w", ErrConflict, MaxAttempts, lastErr)
+	defer unlock()
+	var lastErr error
+	for n := 1; n <= MaxAttempts; n++ {
+		res, err := attempt(n)
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			return res, err
+		}
+		lastErr = err
+		s.logger.Debug("version conflict, retrying", "stream", stream, "attempt", n)
+	}
+	return zero, fmt.Errorf("%w: %d attempts: %w", ErrConflict, MaxAttempts, lastErr)
 }
 
 // confirm reads back the last event an append with an idempotency key
@@ -254,7 +270,7 @@ func (s *Service) placeBlind(ctx context.Context, orderID string, cmd domain.Com
 	if err != nil {
 		return Result{}, err
 	}
-	res, _, err := s.append(ctx, domain.OrderStream(orderID), eventstore.NoStream, events, req)
+	res, _, err := s.appendAfter(ctx, domain.OrderStream(orderID), eventstore.NoVersion, events, req)
 	if err != nil {
 		return Result{}, err
 	}
@@ -264,22 +280,23 @@ func (s *Service) placeBlind(ctx context.Context, orderID string, cmd domain.Com
 // attempt is one load-decide-append cycle.
 func (s *Service) attempt(ctx context.Context, orderID string, cmd domain.Command, req Request) (Result, error) {
 	stream := domain.OrderStream(orderID)
-	recorded, order, err := s.load(ctx, stream)
+	recorded, err := s.read(ctx, stream)
 	if err != nil {
 		return Result{}, err
 	}
-	version := eventstore.NoVersion
-	if n := len(recorded); n > 0 {
-		version = recorded[n-1].Version
-	}
 	if req.IdempotencyKey != "" {
-		if res, ok, err := replay(recorded, stream, req); ok || err != nil {
-			return res, err
+		if done, err := findKeyed(recorded, stream, req); done != nil || err != nil {
+			return replayOrder(done, stream, err)
 		}
 	}
+	version := lastVersion(recorded)
 	// If-Match on an order that does not exist is left to Decide (404).
 	if req.IfMatch != nil && *req.IfMatch != version && version != eventstore.NoVersion {
 		return Result{}, &VersionMismatchError{Expected: *req.IfMatch, Actual: version}
+	}
+	order, err := fold(recorded)
+	if err != nil {
+		return Result{}, fmt.Errorf("load %s: %w", stream, err)
 	}
 	events, err := domain.Decide(order, cmd, s.now())
 	if err != nil {
@@ -288,27 +305,9 @@ func (s *Service) attempt(ctx context.Context, orderID string, cmd domain.Comman
 		}
 		return Result{}, err
 	}
-	res, requestID, err := s.append(ctx, stream, eventstore.Exact(version), events, req)
-	if err != nil {
-		return Result{}, err
-	}
-	if req.IdempotencyKey != "" {
-		replayed, err := s.confirm(ctx, stream, res, req, requestID)
-		if err != nil {
-			return Result{}, err
-		}
-		if replayed {
-			// A retry raced the first attempt and the store recognised it:
-			// answer the recorded outcome, not this call's decision.
-			recorded, _, err := s.load(ctx, stream)
-			if err != nil {
-				return Result{}, err
-			}
-			if res, ok, err := replay(recorded, stream, req); ok || err != nil {
-				return res, err
-			}
-			return Result{}, fmt.Errorf("replay %s: the recorded attempt of key %q is not in the stream", stream, req.IdempotencyKey)
-		}
+	res, done, err := s.appendAfter(ctx, stream, version, events, req)
+	if err != nil || done != nil {
+		return replayOrder(done, stream, err)
 	}
 	for _, e := range events {
 		order = domain.Evolve(order, e)
@@ -316,28 +315,74 @@ func (s *Service) attempt(ctx context.Context, orderID string, cmd domain.Comman
 	return Result{Order: order, Version: res.Version, Position: res.Position}, nil
 }
 
-// load reads a stream and folds it. A missing stream is an empty order.
-func (s *Service) load(ctx context.Context, stream string) ([]eventstore.RecordedEvent, domain.Order, error) {
+// appendAfter appends events to stream, whose last event as the caller
+// read it has the given version (NoVersion: the stream was empty). With
+// an idempotency key, the store may answer with the events of an earlier
+// call with the key, recorded at that very place (a retry that raced the
+// first attempt): then done is the stream as recorded up to that call's
+// last event, to answer its outcome instead of this call's decision.
+func (s *Service) appendAfter(ctx context.Context, stream string, version int64, events []domain.Event, req Request) (_ eventstore.AppendResult, done []eventstore.RecordedEvent, _ error) {
+	expected := eventstore.Exact(version)
+	if version == eventstore.NoVersion {
+		expected = eventstore.NoStream
+	}
+	res, requestID, err := s.append(ctx, stream, expected, events, req)
+	if err != nil || req.IdempotencyKey == "" {
+		return res, nil, err
+	}
+	replayed, err := s.confirm(ctx, stream, res, req, requestID)
+	if err != nil || !replayed {
+		return res, nil, err
+	}
+	recorded, err := s.read(ctx, stream)
+	if err != nil {
+		return res, nil, err
+	}
+	if done, err = findKeyed(recorded, stream, req); done == nil && err == nil {
+		err = fmt.Errorf("replay %s: the recorded attempt of key %q is not in the stream", stream, req.IdempotencyKey)
+	}
+	return res, done, err
+}
+
+// read returns the events of a stream, none if it has none.
+func (s *Service) read(ctx context.Context, stream string) ([]eventstore.RecordedEvent, error) {
 	recorded, err := s.store.ReadStream(ctx, stream, 0, 0)
 	if errors.Is(err, eventstore.ErrNotFound) {
-		return nil, domain.Order{}, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, domain.Order{}, fmt.Errorf("load %s: %w", stream, err)
+		return nil, fmt.Errorf("load %s: %w", stream, err)
 	}
+	return recorded, nil
+}
+
+// lastVersion returns the version of the last of recorded, NoVersion if
+// there are none.
+func lastVersion(recorded []eventstore.RecordedEvent) int64 {
+	if len(recorded) == 0 {
+		return eventstore.NoVersion
+	}
+	return recorded[len(recorded)-1].Version
+}
+
+// fold decodes the events of an order stream into the order.
+func fold(recorded []eventstore.RecordedEvent) (domain.Order, error) {
 	var order domain.Order
 	for _, r := range recorded {
 		e, err := domain.Decode(r.Type, r.Data)
 		if err != nil {
-			return nil, domain.Order{}, fmt.Errorf("load %s: event %d: %w", stream, r.Version, err)
+			return domain.Order{}, fmt.Errorf("event %d: %w", r.Version, err)
 		}
 		order = domain.Evolve(order, e)
 	}
-	return recorded, order, nil
+	return order, nil
 }
 
-// replay looks for the events of an earlier request with the same key.
-func replay(recorded []eventstore.RecordedEvent, stream string, req Request) (Result, bool, error) {
+// findKeyed looks in recorded for the events of an earlier request with
+// req's key. It returns recorded up to that request's last event, nil if
+// the key is not there, and ErrIdempotencyKeyReused if the key was used
+// for another request.
+func findKeyed(recorded []eventstore.RecordedEvent, stream string, req Request) ([]eventstore.RecordedEvent, error) {
 	first := eventID(stream, req.IdempotencyKey, 0)
 	for i, r := range recorded {
 		if r.ID != first {
@@ -345,26 +390,32 @@ func replay(recorded []eventstore.RecordedEvent, stream string, req Request) (Re
 		}
 		var meta metadata
 		if err := json.Unmarshal(r.Metadata, &meta); err != nil {
-			return Result{}, false, fmt.Errorf("replay %s: metadata of event %d: %w", stream, r.Version, err)
+			return nil, fmt.Errorf("replay %s: metadata of event %d: %w", stream, r.Version, err)
 		}
 		if meta.Fingerprint != req.Fingerprint {
-			return Result{}, false, fmt.Errorf("%w: key %q", ErrIdempotencyKeyReused, req.IdempotencyKey)
+			return nil, fmt.Errorf("%w: key %q", ErrIdempotencyKeyReused, req.IdempotencyKey)
 		}
 		last := i + max(meta.Events, 1) - 1
 		if last >= len(recorded) {
-			return Result{}, false, fmt.Errorf("replay %s: command recorded %d events from version %d, stream ends first", stream, meta.Events, r.Version)
+			return nil, fmt.Errorf("replay %s: command recorded %d events from version %d, stream ends first", stream, meta.Events, r.Version)
 		}
-		var order domain.Order
-		for _, e := range recorded[:last+1] {
-			ev, err := domain.Decode(e.Type, e.Data)
-			if err != nil {
-				return Result{}, false, fmt.Errorf("replay %s: event %d: %w", stream, e.Version, err)
-			}
-			order = domain.Evolve(order, ev)
-		}
-		return Result{Order: order, Version: recorded[last].Version, Position: recorded[last].Position, Replayed: true}, true, nil
+		return recorded[:last+1], nil
 	}
-	return Result{}, false, nil
+	return nil, nil
+}
+
+// replayOrder answers the outcome of an earlier request that findKeyed or
+// appendAfter found (done: the order stream up to its last event), or err.
+func replayOrder(done []eventstore.RecordedEvent, stream string, err error) (Result, error) {
+	if err != nil {
+		return Result{}, err
+	}
+	order, err := fold(done)
+	if err != nil {
+		return Result{}, fmt.Errorf("replay %s: %w", stream, err)
+	}
+	last := done[len(done)-1]
+	return Result{Order: order, Version: last.Version, Position: last.Position, Replayed: true}, nil
 }
 
 // append encodes and appends events with their metadata.

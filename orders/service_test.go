@@ -1,6 +1,8 @@
 package orders_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -174,5 +176,205 @@ func TestService_RacingRetries(t *testing.T) {
 		if n := countAll(t, store); n != 30 {
 			t.Fatalf("log holds %d events, want 30: one per key", n)
 		}
+	})
+}
+
+// forgetful is a store as KurrentDB is once its cache of recent writes has
+// let an append go (after a restart, or many writes later): it no longer
+// recognises a retried Any append, and records its events a second time.
+// It decorates the real store, as storetest.Sparse does, and fakes
+// nothing: it turns an Any append into one at the version the stream is
+// at, where no store looks for IDs recorded earlier (see Store.Append).
+// Every other call goes to the store unchanged.
+type forgetful struct{ eventstore.Store }
+
+func (f forgetful) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if expected != eventstore.Any {
+		return f.Store.Append(ctx, stream, expected, events...)
+	}
+	for {
+		at := eventstore.NoStream
+		recorded, err := f.Store.ReadStream(ctx, stream, 0, 0)
+		switch {
+		case errors.Is(err, eventstore.ErrNotFound):
+		case err != nil:
+			return eventstore.AppendResult{}, err
+		default:
+			at = eventstore.Exact(recorded[len(recorded)-1].Version)
+		}
+		res, err := f.Store.Append(ctx, stream, at, events...)
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			return res, err
+		}
+	}
+}
+
+// receipts returns the quantities of the stock events of sku by the
+// idempotency key they were recorded with ("" for none), in stream order.
+func receipts(t *testing.T, store eventstore.Store, sku string) (keys []string, quantities []int64) {
+	t.Helper()
+	recorded, err := store.ReadStream(t.Context(), domain.StockStream(sku), 0, 0)
+	if err != nil && !errors.Is(err, eventstore.ErrNotFound) {
+		t.Fatal(err)
+	}
+	for _, r := range recorded {
+		var meta struct {
+			Key string `json:"idempotency_key"`
+		}
+		if err := json.Unmarshal(r.Metadata, &meta); err != nil {
+			t.Fatal(err)
+		}
+		e, err := domain.Decode(r.Type, r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, meta.Key)
+		quantities = append(quantities, e.(domain.StockReceived).Quantity)
+	}
+	return keys, quantities
+}
+
+// TestService_KeyedReceipt: a stock receipt with an idempotency key is
+// recorded once however it is retried, even on a store that does not
+// recognise a retried Any append (KurrentDB once its cache forgot the
+// first attempt), because the service finds the key in the stream itself.
+func TestService_KeyedReceipt(t *testing.T) {
+	eachStore(t, func(t *testing.T, inner eventstore.Store) {
+		store := forgetful{inner}
+		ctx := t.Context()
+		keyed := func(key, fingerprint string) orders.Request {
+			return orders.Request{CorrelationID: "c", IdempotencyKey: key, Fingerprint: fingerprint}
+		}
+
+		t.Run("Repeated", func(t *testing.T) {
+			svc := orders.New(store, orders.Options{})
+			receive := domain.ReceiveStock{SKU: "REP", Quantity: 5}
+			first, err := svc.ReceiveStock(ctx, receive, keyed("k", "f5"))
+			if err != nil || first.Replayed {
+				t.Fatalf("first receipt: %+v, %v", first, err)
+			}
+			for i := range 3 {
+				again, err := svc.ReceiveStock(ctx, receive, keyed("k", "f5"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !again.Replayed || again.Version != first.Version || again.Position != first.Position {
+					t.Fatalf("retry %d: %+v, want the replay of %+v", i, again, first)
+				}
+			}
+			if _, q := receipts(t, store, "REP"); len(q) != 1 {
+				t.Fatalf("the stream holds receipts %v, want one of 5", q)
+			}
+		})
+
+		t.Run("AfterOtherReceipts", func(t *testing.T) {
+			svc := orders.New(store, orders.Options{})
+			first, err := svc.ReceiveStock(ctx, domain.ReceiveStock{SKU: "AFT", Quantity: 5}, keyed("k1", "f5"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if _, err := svc.ReceiveStock(ctx, domain.ReceiveStock{SKU: "AFT", Quantity: int64(10 + i)}, orders.Request{CorrelationID: "c"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			second, err := svc.ReceiveStock(ctx, domain.ReceiveStock{SKU: "AFT", Quantity: 7}, keyed("k2", "f7"))
+			if err != nil || second.Replayed {
+				t.Fatalf("receipt with another key: %+v, %v", second, err)
+			}
+			// The first receipt is now deep in the stream, long gone from
+			// any cache of recent writes.
+			again, err := svc.ReceiveStock(ctx, domain.ReceiveStock{SKU: "AFT", Quantity: 5}, keyed("k1", "f5"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Replayed || again.Version != first.Version || again.Position != first.Position {
+				t.Fatalf("retry after other receipts: %+v, want the replay of %+v", again, first)
+			}
+			keys, q := receipts(t, store, "AFT")
+			if got := fmt.Sprintf("%q %v", keys, q); got != `["k1" "" "" "" "k2"] [5 10 11 12 7]` {
+				t.Fatalf("the stream holds receipts %s, want k1's 5, three without key, k2's 7", got)
+			}
+		})
+
+		t.Run("ReusedKey", func(t *testing.T) {
+			svc := orders.New(store, orders.Options{})
+			if _, err := svc.ReceiveStock(ctx, domain.ReceiveStock{SKU: "REU", Quantity: 5}, keyed("k", "f5")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.ReceiveStock(ctx, domain.ReceiveStock{SKU: "REU", Quantity: 1}, orders.Request{CorrelationID: "c"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := svc.ReceiveStock(ctx, domain.ReceiveStock{SKU: "REU", Quantity: 6}, keyed("k", "f6"))
+			if !errors.Is(err, orders.ErrIdempotencyKeyReused) {
+				t.Fatalf("the key again with quantity 6: %v, want ErrIdempotencyKeyReused", err)
+			}
+			if _, q := receipts(t, store, "REU"); fmt.Sprint(q) != "[5 1]" {
+				t.Fatalf("the stream holds receipts %v, want [5 1]", q)
+			}
+		})
+
+		// Two services over one store are two replicas: they share no
+		// lock, so their attempts race in the store, beside receipts
+		// without a key that move the stream meanwhile.
+		t.Run("ConcurrentReplicas", func(t *testing.T) {
+			a, b := orders.New(store, orders.Options{}), orders.New(store, orders.Options{})
+			const rounds, perReplica = 10, 4
+			receive := domain.ReceiveStock{SKU: "CON", Quantity: 3}
+			for round := range rounds {
+				req := keyed(fmt.Sprintf("race-%d", round), "f3")
+				results := make([]orders.StockResult, 2*perReplica)
+				var wg sync.WaitGroup
+				for i := range results {
+					svc := a
+					if i%2 == 1 {
+						svc = b
+					}
+					wg.Go(func() {
+						res, err := svc.ReceiveStock(ctx, receive, req)
+						if err != nil {
+							t.Errorf("round %d, call %d: %v", round, i, err)
+						}
+						results[i] = res
+					})
+				}
+				for range 2 {
+					wg.Go(func() {
+						if _, err := a.ReceiveStock(ctx, domain.ReceiveStock{SKU: "CON", Quantity: 1}, orders.Request{CorrelationID: "c"}); err != nil {
+							t.Errorf("round %d, receipt without key: %v", round, err)
+						}
+					})
+				}
+				wg.Wait()
+				if t.Failed() {
+					return
+				}
+				written := 0
+				for _, r := range results {
+					if !r.Replayed {
+						written++
+					}
+					if r.Version != results[0].Version || r.Position != results[0].Position {
+						t.Fatalf("round %d: answers %+v and %+v differ", round, results[0], r)
+					}
+				}
+				if written != 1 {
+					t.Fatalf("round %d: %d answers say they wrote the receipt, want exactly one", round, written)
+				}
+			}
+			keys, _ := receipts(t, store, "CON")
+			perKey := map[string]int{}
+			for _, k := range keys {
+				perKey[k]++
+			}
+			for round := range rounds {
+				if n := perKey[fmt.Sprintf("race-%d", round)]; n != 1 {
+					t.Errorf("key race-%d is recorded %d times, want once", round, n)
+				}
+			}
+			if perKey[""] != 2*rounds {
+				t.Errorf("%d receipts without key, want %d", perKey[""], 2*rounds)
+			}
+		})
 	})
 }
