@@ -69,11 +69,20 @@ func TestReadModels(t *testing.T) {
 			Projections []struct {
 				Name, State string
 				Position    uint64
+				Head        uint64
 				Lag         uint64
 			} `json:"projections"`
 		}
 		if err := json.Unmarshal(r.body, &st); err != nil || len(st.Projections) != 2 {
 			t.Fatalf("projections: %v %s", err, r.body)
+		}
+		// Both projections waited for pos, the last event: they are at
+		// the head, with nothing left to apply.
+		for _, p := range st.Projections {
+			if fmt.Sprint(p.Position) != pos || p.Head != p.Position || p.Lag != 0 {
+				t.Fatalf("projection %s at %d, head %d, lag %d; want at the head %s, lag 0: %s",
+					p.Name, p.Position, p.Head, p.Lag, pos, r.body)
+			}
 		}
 		e.expect(e.do("POST", "/projections/all/rebuild", nil), 202)
 		e.expect(e.do("POST", "/projections/nope/rebuild", nil), 404)
