@@ -47,19 +47,26 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 	if err := s.open(); err != nil {
 		return nil, err
 	}
-	if err := s.checkAfter(after); err != nil {
+	if err := s.checkAfter(ctx, after); err != nil {
 		return nil, err
 	}
 	return s.query(ctx, "read $all", limit,
 		selectEvents+`WHERE position > ? ORDER BY position LIMIT ?`, int64(after), sqlLimit(limit))
 }
 
-// checkAfter refuses a position beyond the head: no event has it yet.
-func (s *Store) checkAfter(after uint64) error {
-	if head := s.head.Load(); after > head {
-		return fmt.Errorf("read $all after %d: %w: the head is at %d", after, eventstore.ErrInvalidPosition, head)
+// checkAfter refuses a position beyond the head: no event has it yet. The
+// writer publishes the head just after its commit, so a reader may have
+// seen events past the published head: those positions are looked up.
+func (s *Store) checkAfter(ctx context.Context, after uint64) error {
+	head := s.head.Load()
+	if after <= head {
+		return nil
 	}
-	return nil
+	at, err := s.query(ctx, "read $all", 1, selectEvents+`WHERE position = ?`, int64(after))
+	if err != nil || len(at) == 1 {
+		return err
+	}
+	return fmt.Errorf("read $all after %d: %w: the head is at %d", after, eventstore.ErrInvalidPosition, head)
 }
 
 func sqlLimit(limit int) int64 {

@@ -18,7 +18,7 @@ func (s *Store) Subscribe(ctx context.Context, after uint64, handle func([]event
 	if err := s.open(); err != nil {
 		return err
 	}
-	if err := s.checkAfter(after); err != nil {
+	if err := s.checkAfter(ctx, after); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	for {
