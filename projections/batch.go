@@ -24,20 +24,27 @@ const (
 	queuedPages = maxTxEvents / pageSize
 )
 
-// batch is a run of consecutive events of $all, decoded.
+// batch is a run of consecutive events of $all, decoded. Positions are
+// tokens of the store: the batch carries the ones it read, and computes
+// none (a store's positions need not be consecutive).
 type batch struct {
 	events  []readmodel.Event // the events decoded, of the types handled
 	unknown []uint64          // positions of events of unknown types, skipped
 	bad     []failure         // events of handled types that did not decode
 	read    int               // events in the batch, of any type
-	last    uint64            // position of the last event of the batch
+	last    uint64            // position of the last event of the batch, 0 if none
+	first   *eventRef         // the first event of the batch, of any type
 }
 
-// failure is an event that a projection cannot apply.
+// failure is an event that a projection cannot apply, or a failure of the
+// projection that no event is to blame for (position 0).
 type failure struct {
 	position  uint64
 	eventType string
 	err       error
+	// prev is the position of the event read before it, 0 if it came
+	// first in its batch: the checkpoint can move up to prev.
+	prev uint64
 }
 
 // decodeBatch decodes the events of the types handles accepts. Events of
@@ -45,17 +52,20 @@ type failure struct {
 // not know their type.
 func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType string) bool) *batch {
 	b := &batch{events: make([]readmodel.Event, 0, len(events)), read: len(events)}
+	if len(events) > 0 {
+		b.first = refOf(events[0])
+	}
 	for _, ev := range events {
 		switch {
 		case handles(ev.Type):
 			payload, err := domain.Decode(ev.Type, ev.Data)
 			if err != nil {
-				b.bad = append(b.bad, failure{ev.Position, ev.Type,
-					fmt.Errorf("event %s at position %d in %s: %w", ev.ID, ev.Position, ev.Stream, err)})
-				b.last = ev.Position // view caps it before the bad event for its owner
-				continue
+				b.bad = append(b.bad, failure{position: ev.Position, eventType: ev.Type, prev: b.last,
+					err: fmt.Errorf("event %s at position %d in %s: %w", ev.ID, ev.Position, ev.Stream, err)})
+				break // view ends its owner's view before it
 			}
-			b.events = append(b.events, readmodel.Event{Position: ev.Position, Stream: ev.Stream, Version: ev.Version, Type: ev.Type, Payload: payload})
+			b.events = append(b.events, readmodel.Event{Position: ev.Position, Stream: ev.Stream, Version: ev.Version,
+				Type: ev.Type, Payload: payload, Prev: b.last})
 		case !knownType(ev.Type):
 			b.unknown = append(b.unknown, ev.Position)
 		}
@@ -68,7 +78,7 @@ func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType strin
 // its events, up to the first of them that did not decode, which ends the
 // view as its only bad event.
 func (b *batch) view(handles func(eventType string) bool) *batch {
-	v := &batch{read: b.read, last: b.last, unknown: b.unknown}
+	v := &batch{read: b.read, last: b.last, unknown: b.unknown, first: b.first}
 	end := ^uint64(0)
 	for _, f := range b.bad {
 		if handles(f.eventType) {
@@ -92,7 +102,7 @@ func (b *batch) view(handles func(eventType string) bool) *batch {
 		}
 	}
 	if len(v.bad) > 0 {
-		v.last = end - 1
+		v.last = v.bad[0].prev // 0: nothing before the bad event in this batch
 		i := 0
 		for i < len(v.unknown) && v.unknown[i] < end {
 			i++
@@ -130,13 +140,25 @@ func (b *batch) trim(pos uint64) {
 // empty reports whether the view holds nothing to apply.
 func (b *batch) empty() bool { return b.last == 0 && len(b.bad) == 0 }
 
-// merge appends next, which follows b.
+// merge appends next, which follows b: what came first in next now
+// follows b's last event.
 func (b *batch) merge(next *batch) {
+	if len(next.events) > 0 && next.events[0].Prev == 0 {
+		next.events[0].Prev = b.last
+	}
+	if len(next.bad) > 0 && next.bad[0].prev == 0 {
+		next.bad[0].prev = b.last
+	}
+	if b.first == nil {
+		b.first = next.first
+	}
 	b.events = append(b.events, next.events...)
 	b.unknown = append(b.unknown, next.unknown...)
 	b.bad = append(b.bad, next.bad...)
 	b.read += next.read
-	b.last = max(b.last, next.last)
+	if next.last != 0 {
+		b.last = next.last
+	}
 }
 
 // replay reads $all after from until a read comes back empty and hands

@@ -26,7 +26,8 @@ const (
 	lockFileName = "readmodels.lock"
 	// applicationID marks the file as orderstore's read models ("OSRM").
 	applicationID = 0x4f53524d
-	schemaVersion = 1
+	// schemaVersion 2 added the checkpoints' store identity.
+	schemaVersion = 2
 	readers       = 4
 	// writeCacheKiB is the page cache of the write connection. Past it,
 	// pages come back from the OS's file cache; measured on a 2M-event
@@ -108,6 +109,16 @@ func (d *db) initSchema() error {
 	switch {
 	case appID == applicationID && version == schemaVersion:
 		return nil
+	case appID == applicationID && version == 1:
+		// Checkpoints of layout 1 have no store identity: the next start
+		// records the store's, after checking the checkpoint against its
+		// head.
+		_, err := d.write.Exec(fmt.Sprintf(`
+BEGIN;
+ALTER TABLE checkpoints ADD COLUMN store TEXT NOT NULL DEFAULT '';
+PRAGMA user_version = %d;
+COMMIT;`, schemaVersion))
+		return err
 	case appID == applicationID && version > schemaVersion:
 		return fmt.Errorf("%w: layout %d is newer than this binary's %d", ErrForeignFile, version, schemaVersion)
 	case appID != applicationID && (appID != 0 || objects > 0):
@@ -121,7 +132,8 @@ CREATE TABLE checkpoints (
 	generation INTEGER NOT NULL,
 	position   INTEGER NOT NULL,
 	skipped    INTEGER NOT NULL,
-	updated_at TEXT    NOT NULL
+	updated_at TEXT    NOT NULL,
+	store      TEXT    NOT NULL DEFAULT ''
 ) STRICT, WITHOUT ROWID;
 PRAGMA application_id = %d;
 PRAGMA user_version = %d;
@@ -175,17 +187,23 @@ func (d *db) inTx(ctx context.Context, t *readmodel.Tables, fn func(*sql.Tx) err
 }
 
 // checkpoint is a projection's row in the checkpoints table: which
-// generation of tables is live and the position they reflect. Positions
-// are stored as SQLite integers (int64); every backend's fit.
+// generation of tables is live, the position they reflect and the store
+// that position belongs to. Positions are stored as SQLite integers
+// (int64); every backend's fit.
 type checkpoint struct {
 	Name       string
 	Version    int
 	Generation int64
-	Position   uint64
+	// Position is the position of the last event applied or skipped, a
+	// token of the store; 0 before the first.
+	Position uint64
 	// Skipped counts events of unknown types passed over since the tables
 	// were created.
 	Skipped   uint64
 	UpdatedAt time.Time
+	// Store is the first event of the store the tables were built from
+	// (see eventRef), nil until an event is applied.
+	Store *eventRef
 }
 
 // prefix names the tables of the checkpoint's generation.
@@ -205,11 +223,11 @@ type querier interface {
 func loadCheckpoint(ctx context.Context, q querier, name string) (checkpoint, bool, error) {
 	c := checkpoint{Name: name}
 	var (
-		pos, skipped int64
-		updated      string
+		pos, skipped   int64
+		updated, store string
 	)
-	err := q.QueryRowContext(ctx, `SELECT version, generation, position, skipped, updated_at FROM checkpoints WHERE name = ?`, name).
-		Scan(&c.Version, &c.Generation, &pos, &skipped, &updated)
+	err := q.QueryRowContext(ctx, `SELECT version, generation, position, skipped, updated_at, store FROM checkpoints WHERE name = ?`, name).
+		Scan(&c.Version, &c.Generation, &pos, &skipped, &updated, &store)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
@@ -220,15 +238,18 @@ func loadCheckpoint(ctx context.Context, q querier, name string) (checkpoint, bo
 	if c.UpdatedAt, err = time.Parse(time.RFC3339Nano, updated); err != nil {
 		return c, false, fmt.Errorf("read checkpoint of %s: %w", name, err)
 	}
+	if c.Store, err = decodeRef(store); err != nil {
+		return c, false, fmt.Errorf("read checkpoint of %s: %w", name, err)
+	}
 	return c, true, nil
 }
 
 func saveCheckpoint(ctx context.Context, tx *sql.Tx, c checkpoint) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (name, version, generation, position, skipped, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (name, version, generation, position, skipped, updated_at, store)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET version = excluded.version, generation = excluded.generation,
-		position = excluded.position, skipped = excluded.skipped, updated_at = excluded.updated_at`,
-		c.Name, c.Version, c.Generation, int64(c.Position), int64(c.Skipped), c.UpdatedAt.UTC().Format(time.RFC3339Nano))
+		position = excluded.position, skipped = excluded.skipped, updated_at = excluded.updated_at, store = excluded.store`,
+		c.Name, c.Version, c.Generation, int64(c.Position), int64(c.Skipped), c.UpdatedAt.UTC().Format(time.RFC3339Nano), encodeRef(c.Store))
 	if err != nil {
 		return fmt.Errorf("write checkpoint of %s: %w", c.Name, err)
 	}

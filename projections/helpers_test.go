@@ -1,15 +1,22 @@
 package projections
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/eventstore/storetest"
 )
 
+// opener opens the event store kept in dir and closes it at cleanup.
+type opener func(tb testing.TB, dir string) eventstore.Store
+
 // openStore opens an embedded store in dir and closes it at cleanup.
-func openStore(tb testing.TB, dir string) *embedded.Store {
+func openStore(tb testing.TB, dir string) eventstore.Store {
 	tb.Helper()
 	s, err := embedded.Open(dir, embedded.Options{})
 	if err != nil {
@@ -23,9 +30,82 @@ func openStore(tb testing.TB, dir string) *embedded.Store {
 	return s
 }
 
+// openSparse opens the embedded store in dir seen through storetest.Sparse:
+// positions shaped like KurrentDB's, another application's events in the
+// log that the view hides.
+func openSparse(tb testing.TB, dir string) eventstore.Store {
+	tb.Helper()
+	inner, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := storetest.NewSparse(inner)
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+// stores are the stores every projection test runs on.
+var stores = []struct {
+	name string
+	open opener
+}{{"embedded", openStore}, {"sparse", openSparse}}
+
+// eachStore runs test once per kind of store, as parallel subtests; test
+// opens its stores with the opener it is given.
+func eachStore(t *testing.T, test func(t *testing.T, openStore opener)) {
+	t.Helper()
+	for _, kind := range stores {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, kind.open)
+		})
+	}
+}
+
+// countEvents returns the number of events store shows.
+func countEvents(tb testing.TB, store eventstore.Store) uint64 {
+	tb.Helper()
+	var n, after uint64
+	for {
+		page, err := store.ReadAll(tb.Context(), after, 1000)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(page) == 0 {
+			return n
+		}
+		n += uint64(len(page))
+		after = page[len(page)-1].Position
+	}
+}
+
+// nthEvent waits until store has n events after the position after, and
+// returns the position of the nth.
+func nthEvent(tb testing.TB, store eventstore.Store, after uint64, n int) uint64 {
+	tb.Helper()
+	var pos uint64
+	found := errors.New("found")
+	err := store.Subscribe(tb.Context(), after, func(events []eventstore.RecordedEvent) error {
+		if len(events) < n {
+			n -= len(events)
+			return nil
+		}
+		pos = events[n-1].Position
+		return found
+	})
+	if !errors.Is(err, found) {
+		tb.Fatalf("waiting for %d more events: %v", n, err)
+	}
+	return pos
+}
+
 // start opens a Manager on dir and runs it until the returned stop is
 // called or the test ends; stop closes it and checks Run's result.
-func start(tb testing.TB, dir string, store *embedded.Store, opts Options) (m *Manager, stop func()) {
+func start(tb testing.TB, dir string, store eventstore.Store, opts Options) (m *Manager, stop func()) {
 	tb.Helper()
 	m, err := Open(dir, store, opts)
 	if err != nil {
@@ -72,6 +152,8 @@ func waitAll(tb testing.TB, m *Manager, position uint64) {
 func waitStatus(tb testing.TB, m *Manager, name string, pred func(Status) bool) Status {
 	tb.Helper()
 	r := m.runner(name)
+	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute) // a bound, not a pace
+	defer cancel()
 	for {
 		r.mu.Lock()
 		wake := r.notify
@@ -82,7 +164,7 @@ func waitStatus(tb testing.TB, m *Manager, name string, pred func(Status) bool) 
 		}
 		select {
 		case <-wake:
-		case <-tb.Context().Done():
+		case <-ctx.Done():
 			tb.Fatalf("%s never reached the expected status; last %+v", name, st)
 		}
 	}

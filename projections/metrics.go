@@ -30,7 +30,7 @@ func newCollector() *collector {
 	label := []string{"projection"}
 	return &collector{
 		position:   prometheus.NewDesc("orderstore_projection_position", "Checkpoint: position in $all up to which the projection has applied events.", label, nil),
-		lagEvents:  prometheus.NewDesc("orderstore_projection_lag_events", "Head of $all minus the projection's position.", label, nil),
+		lagEvents:  prometheus.NewDesc("orderstore_projection_lag_events", "Events of $all after the projection's checkpoint, counted up to 1000.", label, nil),
 		lagSeconds: prometheus.NewDesc("orderstore_projection_lag_seconds", "Age of the oldest event the projection has not applied yet.", label, nil),
 		state:      prometheus.NewDesc("orderstore_projection_state", "1 for the projection's current state, 0 for the others.", []string{"projection", "state"}, nil),
 		skipped:    prometheus.NewDesc("orderstore_projection_skipped_events_total", "Events of unknown types skipped since the read model was built.", label, nil),

@@ -19,10 +19,12 @@ type Progress struct {
 	Projection string `json:"projection"`
 	// Done counts the events replayed so far.
 	Done uint64 `json:"done"`
-	// Total is Done plus the distance from the replay's position to the
-	// head of $all: exact on the embedded store, whose positions are dense,
-	// an estimate on stores whose positions are not. It grows while events
-	// are appended during an online rebuild.
+	// Total is Done plus an estimate of the events between the replay's
+	// position and the head of $all: the distance left, scaled by the
+	// events per unit of position replayed so far. Exact on the embedded
+	// store, whose positions count events; an estimate on stores whose
+	// positions are log offsets (KurrentDB). It grows while events are
+	// appended during an online rebuild.
 	Total uint64 `json:"total"`
 	// Rate is the average number of events replayed per second.
 	Rate float64 `json:"rate"`
@@ -38,11 +40,14 @@ type tracker struct {
 
 func newTracker(now time.Time) *tracker { return &tracker{start: now} }
 
+// update counts read more events replayed, up to position pos, with the
+// head at head. Replays start at the beginning of $all, so pos measures the
+// part of the log replayed.
 func (t *tracker) update(read int, pos, head uint64) {
 	t.done += uint64(read)
 	t.total = t.done
-	if head > pos {
-		t.total += head - pos
+	if head > pos && pos > 0 {
+		t.total += uint64(float64(head-pos) * float64(t.done) / float64(pos))
 	}
 }
 
@@ -152,6 +157,7 @@ type shadow struct {
 	generation   int64
 	tr           *tracker
 	pos, skipped uint64
+	store        *eventRef // the store's first event, once replayed
 	err          error
 }
 
@@ -244,6 +250,9 @@ func (sh *shadow) apply(ctx context.Context, b *batch, progress func(Progress)) 
 		return err
 	}
 	sh.pos, sh.skipped = o.through, sh.skipped+o.skipped
+	if sh.store == nil {
+		sh.store = b.first // the replay starts at the beginning of $all
+	}
 	sh.report(ctx, b.read, progress)
 	return nil
 }
@@ -264,7 +273,7 @@ func (sh *shadow) report(ctx context.Context, read int, progress func(Progress))
 // tables they replace.
 func (sh *shadow) swap(ctx context.Context, progress func(Progress)) error {
 	r := sh.r
-	old, tail, err := r.swap(ctx, sh.tables, sh.generation, sh.pos, sh.skipped)
+	old, tail, err := r.swap(ctx, sh.tables, sh.generation, sh.pos, sh.skipped, sh.store)
 	if err != nil {
 		return fmt.Errorf("swap: %w", err)
 	}
@@ -286,9 +295,11 @@ func (sh *shadow) drop(ctx context.Context) {
 }
 
 // swap applies the tail of $all that the shadow tables t of generation gen
-// have not seen, and makes them live in the same transaction, while live
-// batches wait. It returns the replaced checkpoint and the events applied.
-func (r *runner) swap(ctx context.Context, t *readmodel.Tables, gen int64, pos, skipped uint64) (old checkpoint, tail int, err error) {
+// have not seen (after pos, with store the first event of the store if
+// any was replayed), and makes them live in the same transaction, while
+// live batches wait. It returns the replaced checkpoint and the events
+// applied.
+func (r *runner) swap(ctx context.Context, t *readmodel.Tables, gen int64, pos, skipped uint64, store *eventRef) (old checkpoint, tail int, err error) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	old = r.checkpoint()
@@ -310,9 +321,12 @@ func (r *runner) swap(ctx context.Context, t *readmodel.Tables, gen int64, pos, 
 			if o.fail != nil {
 				return o.fail.err
 			}
+			if store == nil && pos == 0 {
+				store = b.first
+			}
 			pos, skipped, tail = o.through, skipped+o.skipped, tail+b.read
 		}
-		next.Position, next.Skipped, next.UpdatedAt = pos, skipped, r.now().UTC()
+		next.Position, next.Skipped, next.UpdatedAt, next.Store = pos, skipped, r.now().UTC(), store
 		return saveCheckpoint(ctx, tx, next)
 	})
 	if err != nil {

@@ -31,8 +31,8 @@ func offline(t *testing.T, m *Manager) string {
 		t.Fatal(err)
 	}
 	head, _ := m.store.Head(t.Context())
-	if calls == 0 || last.Done != head || last.Total != head || last.Projection != analytics.Name {
-		t.Errorf("last progress = %+v after %d calls, want %d done", last, calls, head)
+	if n := countEvents(t, m.store); calls == 0 || last.Done != n || last.Total != n || last.Projection != analytics.Name {
+		t.Errorf("last progress = %+v after %d calls, want %d done of %d", last, calls, n, n)
 	}
 	rm, err := Open(fresh, m.store, Options{})
 	if err != nil {
@@ -53,86 +53,90 @@ func offline(t *testing.T, m *Manager) string {
 
 func TestManager_RebuildEqualsLive(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	m, _ := start(t, dir, s, Options{})
-	if err := writeConcurrently(t.Context(), s, 1, 16, 12_000, nil); err != nil {
-		t.Fatal(err)
-	}
-	head, _ := s.Head(t.Context())
-	if head < 10_000 {
-		t.Fatalf("only %d events written", head)
-	}
-	waitAll(t, m, head)
-	live := readModels(t, m)
-	report, _, _ := m.Analytics(t.Context())
-	items, _, _ := m.Stock(t.Context())
-	t.Logf("%d events: %d SKUs, %+v orders, %d currencies, %d days",
-		head, len(items), report.OrdersByStatus, len(report.Revenue), len(report.Daily))
-	for cur, r := range report.Revenue {
-		if r.Gross == 0 || r.Refunds == 0 {
-			t.Errorf("%s: a workload without payments or refunds proves little: %+v", cur, r)
+	eachStore(t, func(t *testing.T, openStore opener) {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		m, _ := start(t, dir, s, Options{})
+		if err := writeConcurrently(t.Context(), s, 1, 16, 12_000, nil); err != nil {
+			t.Fatal(err)
 		}
-	}
+		head, _ := s.Head(t.Context())
+		if n := countEvents(t, s); n < 10_000 {
+			t.Fatalf("only %d events written", n)
+		}
+		waitAll(t, m, head)
+		live := readModels(t, m)
+		report, _, _ := m.Analytics(t.Context())
+		items, _, _ := m.Stock(t.Context())
+		t.Logf("%d events: %d SKUs, %+v orders, %d currencies, %d days",
+			head, len(items), report.OrdersByStatus, len(report.Revenue), len(report.Daily))
+		for cur, r := range report.Revenue {
+			if r.Gross == 0 || r.Refunds == 0 {
+				t.Errorf("%s: a workload without payments or refunds proves little: %+v", cur, r)
+			}
+		}
 
-	if err := m.Rebuild(all); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{stock.Name, analytics.Name} {
-		st := waitStatus(t, m, name, rebuilt)
-		if st.State != StateLive || st.Position != head || st.Rebuild != nil || st.LastError != "" {
-			t.Errorf("%s after rebuild: %+v", name, st)
+		if err := m.Rebuild(all); err != nil {
+			t.Fatal(err)
 		}
-		if gen := m.runner(name).checkpoint().Generation; gen != 2 {
-			t.Errorf("%s generation %d after rebuild, want 2", name, gen)
+		for _, name := range []string{stock.Name, analytics.Name} {
+			st := waitStatus(t, m, name, rebuilt)
+			if st.State != StateLive || st.Position != head || st.Rebuild != nil || st.LastError != "" {
+				t.Errorf("%s after rebuild: %+v", name, st)
+			}
+			if gen := m.runner(name).checkpoint().Generation; gen != 2 {
+				t.Errorf("%s generation %d after rebuild, want 2", name, gen)
+			}
 		}
-	}
-	if got := readModels(t, m); got != live {
-		t.Errorf("online rebuild differs from live: %s", diff(got, live))
-	}
-	if got := offline(t, m); got != live {
-		t.Errorf("offline rebuild differs from live: %s", diff(got, live))
-	}
+		if got := readModels(t, m); got != live {
+			t.Errorf("online rebuild differs from live: %s", diff(got, live))
+		}
+		if got := offline(t, m); got != live {
+			t.Errorf("offline rebuild differs from live: %s", diff(got, live))
+		}
+	})
 }
 
 func TestManager_OnlineRebuildUnderWrites(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	m, _ := start(t, dir, s, Options{})
-	stop := make(chan struct{})
-	written := make(chan error, 1)
-	go func() { written <- writeConcurrently(t.Context(), s, 2, 8, 4_000, stop) }()
+	eachStore(t, func(t *testing.T, openStore opener) {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		m, _ := start(t, dir, s, Options{})
+		stop := make(chan struct{})
+		written := make(chan error, 1)
+		go func() { written <- writeConcurrently(t.Context(), s, 2, 8, 4_000, stop) }()
 
-	// Rebuild while the writers go on, and let them write after the swap.
-	if err := m.WaitFor(t.Context(), stock.Name, 2_000); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Rebuild(all); err != nil {
-		t.Fatal(err)
-	}
-	var swappedAt uint64
-	for _, name := range []string{stock.Name, analytics.Name} {
-		st := waitStatus(t, m, name, rebuilt)
-		swappedAt = max(swappedAt, st.Position)
-	}
-	if err := m.WaitFor(t.Context(), stock.Name, swappedAt+500); err != nil {
-		t.Fatal(err)
-	}
-	close(stop)
-	if err := <-written; err != nil {
-		t.Fatal(err)
-	}
-	head, _ := s.Head(t.Context())
-	waitAll(t, m, head)
-	for _, name := range []string{stock.Name, analytics.Name} {
-		if st := status(t, m, name); st.State != StateLive || st.LastError != "" || m.runner(name).checkpoint().Generation != 2 {
-			t.Errorf("%s: %+v", name, st)
+		// Rebuild while the writers go on, and let them write after the swap.
+		if err := m.WaitFor(t.Context(), stock.Name, nthEvent(t, s, 0, 2_000)); err != nil {
+			t.Fatal(err)
 		}
-	}
-	t.Logf("swapped at position %d, head %d", swappedAt, head)
-	live := readModels(t, m)
-	if got := offline(t, m); got != live {
-		t.Errorf("fresh offline rebuild differs from the online-rebuilt live read models: %s", diff(got, live))
-	}
+		if err := m.Rebuild(all); err != nil {
+			t.Fatal(err)
+		}
+		var swappedAt uint64
+		for _, name := range []string{stock.Name, analytics.Name} {
+			st := waitStatus(t, m, name, rebuilt)
+			swappedAt = max(swappedAt, st.Position)
+		}
+		if err := m.WaitFor(t.Context(), stock.Name, nthEvent(t, s, swappedAt, 500)); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		if err := <-written; err != nil {
+			t.Fatal(err)
+		}
+		head, _ := s.Head(t.Context())
+		waitAll(t, m, head)
+		for _, name := range []string{stock.Name, analytics.Name} {
+			if st := status(t, m, name); st.State != StateLive || st.LastError != "" || m.runner(name).checkpoint().Generation != 2 {
+				t.Errorf("%s: %+v", name, st)
+			}
+		}
+		t.Logf("swapped at position %d, head %d", swappedAt, head)
+		live := readModels(t, m)
+		if got := offline(t, m); got != live {
+			t.Errorf("fresh offline rebuild differs from the online-rebuilt live read models: %s", diff(got, live))
+		}
+	})
 }

@@ -133,12 +133,16 @@ func (r *runner) runLive(ctx context.Context) error {
 	}
 }
 
-// follow catches up with a replay (pipelined, large transactions), then
-// subscribes for what comes next.
+// follow checks that the checkpoint belongs to the store, catches up with
+// a replay (pipelined, large transactions), then subscribes for what comes
+// next.
 func (r *runner) follow(ctx context.Context) error {
+	if err := r.checkStore(ctx); err != nil {
+		return err
+	}
 	apply := func(b *batch) error { return r.applyLive(ctx, b.view(r.p.Handles)) }
 	if err := replay(ctx, r.store, r.checkpoint().Position, r.p.Handles, apply); err != nil {
-		return err
+		return r.refused(err)
 	}
 	r.applyMu.Lock()
 	r.tables.StopCaching() // caught up: see cachedOrders
@@ -153,15 +157,82 @@ func (r *runner) follow(ctx context.Context) error {
 		r.changed()
 	}
 	r.mu.Unlock()
-	return r.store.Subscribe(ctx, r.checkpoint().Position, func(events []eventstore.RecordedEvent) error {
+	return r.refused(r.store.Subscribe(ctx, r.checkpoint().Position, func(events []eventstore.RecordedEvent) error {
 		return apply(decodeBatch(events, r.p.Handles))
-	})
+	}))
+}
+
+// checkStore fails the projection if its checkpoint belongs to another
+// store than the one it follows (see eventRef), and records the store of a
+// checkpoint that predates store identities.
+func (r *runner) checkStore(ctx context.Context) error {
+	cp := r.checkpoint()
+	err := checkStore(ctx, r.store, cp)
+	if errors.Is(err, errOtherStore) {
+		return r.fail(&failure{err: err})
+	}
+	if err != nil || cp.Store != nil || cp.Position == 0 {
+		return err
+	}
+	first, err := firstEvent(ctx, r.store)
+	if err != nil || first == nil {
+		return err
+	}
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	next := r.checkpoint()
+	if next.Store != nil || next.Position != cp.Position {
+		return nil // moved on meanwhile
+	}
+	next.Store = first
+	if err := r.db.inTx(ctx, nil, func(tx *sql.Tx) error { return saveCheckpoint(ctx, tx, next) }); err != nil {
+		return fmt.Errorf("record the store's identity: %w", err)
+	}
+	r.mu.Lock()
+	r.cp = next
+	r.mu.Unlock()
+	r.logger.Info("recorded the store's identity with the checkpoint", "first_event", first.String())
+	return nil
+}
+
+// refused turns the store's refusal of the checkpoint as a position into a
+// failure: retrying cannot help, a rebuild can.
+func (r *runner) refused(err error) error {
+	if !errors.Is(err, eventstore.ErrInvalidPosition) || errors.As(err, new(*applyError)) {
+		return err
+	}
+	cp := r.checkpoint()
+	return r.fail(&failure{err: fmt.Errorf("%w: its checkpoint %d is not a position of this store (%w); rebuild it from this store: POST /projections/%s/rebuild, or orderstore rebuild --projection %s",
+		errOtherStore, cp.Position, err, cp.Name, cp.Name)})
+}
+
+// fail records f as the reason the projection stopped and returns it as an
+// applyError, which stops the live loop until a rebuild.
+func (r *runner) fail(f *failure) error {
+	r.mu.Lock()
+	r.failure, r.lastErr = f, f.err.Error()
+	r.changed()
+	r.mu.Unlock()
+	return &applyError{f}
 }
 
 // applyLive applies the view b to the live tables and moves the checkpoint in the
 // same transaction. Events at or before the checkpoint are skipped: that
 // makes at-least-once delivery apply each event once.
-func (r *runner) applyLive(ctx context.Context, b *batch) (err error) {
+func (r *runner) applyLive(ctx context.Context, b *batch) error {
+	// Until the projection is live, it compares its checkpoint with the
+	// head to know when it is; once live, it stays so without a round trip
+	// to the store per batch. The head is read before the batch commits,
+	// outside the lock that holds off rebuild swaps.
+	r.mu.Lock()
+	following := r.live && r.reset == nil
+	r.mu.Unlock()
+	var head uint64
+	headErr := errLive
+	if !following {
+		head, headErr = r.store.Head(ctx)
+	}
+
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	cp := r.checkpoint()
@@ -171,25 +242,30 @@ func (r *runner) applyLive(ctx context.Context, b *batch) (err error) {
 	}
 	var o outcome
 	next := cp
-	err = r.db.inTx(ctx, r.tables, func(tx *sql.Tx) error {
+	err := r.db.inTx(ctx, r.tables, func(tx *sql.Tx) error {
 		o = applyBatch(ctx, tx, r.p, r.tables, b)
 		if o.storage != nil {
 			return o.storage // rolled back; retried with backoff, not failed
 		}
-		if !o.commit || o.through <= cp.Position {
+		if !o.commit || o.through == 0 || o.through <= cp.Position {
 			return errRollback
 		}
 		next.Position, next.Skipped, next.UpdatedAt = o.through, cp.Skipped+o.skipped, r.now().UTC()
+		if next.Store == nil && cp.Position == 0 {
+			next.Store = b.first // the first event of the store: see eventRef
+		}
 		return saveCheckpoint(ctx, tx, next)
 	})
-	if err != nil && !errors.Is(err, errRollback) {
+	switch {
+	case errors.Is(err, errRollback):
+		next = cp
+	case err != nil:
 		return fmt.Errorf("apply batch: %w", err)
 	}
-	head, headErr := r.store.Head(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cp = next
-	if r.reset != nil {
+	if r.reset != nil && headErr == nil {
 		r.reset.update(b.read, next.Position, head)
 	}
 	switch {
@@ -205,6 +281,9 @@ func (r *runner) applyLive(ctx context.Context, b *batch) (err error) {
 	return nil
 }
 
+// errLive stands for the head a live projection does not read.
+var errLive = errors.New("live: head not read")
+
 // errRollback makes inTx roll back a transaction that has nothing to commit.
 var errRollback = errors.New("nothing to commit")
 
@@ -212,8 +291,8 @@ var errRollback = errors.New("nothing to commit")
 type outcome struct {
 	// commit tells whether the transaction holds a consistent result.
 	commit bool
-	// through is the position up to which every event is applied or
-	// skipped.
+	// through is the position of the last event applied or skipped, up to
+	// which the checkpoint may move; 0 if none.
 	through uint64
 	// skipped counts the events of unknown types up to through.
 	skipped uint64
@@ -238,15 +317,18 @@ func applyBatch(ctx context.Context, tx *sql.Tx, p projection, t *readmodel.Tabl
 		}
 		return o
 	}
-	pos := b.last + 1 // for an Apply that fails without an event to blame
-	if n < len(b.events) {
-		pos = b.events[n].Position
+	if n >= len(b.events) {
+		// Apply broke its contract (an error with every event applied):
+		// nothing of the batch holds, and no event is to blame.
+		return outcome{fail: &failure{err: err}}
 	}
+	blamed := b.events[n]
 	var skipped uint64
 	for _, u := range b.unknown {
-		if u < pos {
+		if u < blamed.Position {
 			skipped++
 		}
 	}
-	return outcome{commit: n > 0, through: pos - 1, skipped: skipped, fail: &failure{position: pos, err: err}}
+	return outcome{commit: n > 0, through: blamed.Prev, skipped: skipped,
+		fail: &failure{position: blamed.Position, eventType: blamed.Type, err: err, prev: blamed.Prev}}
 }

@@ -2,8 +2,11 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/orderstore/orderstore/eventstore"
 )
 
 // Status describes a projection, in the JSON shape of GET /projections.
@@ -14,10 +17,11 @@ type Status struct {
 	Position uint64 `json:"position"`
 	// Head is the position of the last event of $all.
 	Head uint64 `json:"head"`
-	// Lag is Head − Position: a number of events on the embedded store,
-	// whose positions are dense, a distance between positions on stores
-	// whose positions are not (KurrentDB's are log offsets).
-	Lag uint64 `json:"lag"`
+	// Lag is the number of events of $all after Position up to Head,
+	// counted by reading them (positions are tokens, not counts) up to
+	// lagCountLimit; LagCapped tells that the count stopped there.
+	Lag       uint64 `json:"lag"`
+	LagCapped bool   `json:"lag_capped,omitempty"`
 	// LagSeconds is how long the oldest event not yet applied has been
 	// recorded, 0 when Lag is 0.
 	LagSeconds float64 `json:"lag_seconds"`
@@ -38,6 +42,17 @@ type Status struct {
 	Rebuild *Progress `json:"rebuild,omitempty"`
 }
 
+// lagCountLimit bounds the events Status reads to count a projection's
+// lag: a thousand events read in about a millisecond on the embedded store.
+const lagCountLimit = 1000
+
+// lag is how far a checkpoint is behind the head.
+type lag struct {
+	events  uint64
+	capped  bool
+	seconds float64
+}
+
 // Status returns the status of every projection, stock first.
 func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 	head, err := m.store.Head(ctx)
@@ -46,20 +61,47 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 	}
 	now := m.now()
 	out := make([]Status, 0, len(m.runners))
+	lags := map[uint64]lag{} // projections often share a checkpoint
 	for _, r := range m.runners {
 		s := r.status(head, now)
-		if s.Lag > 0 {
-			next, err := m.store.ReadAll(ctx, s.Position, 1)
-			if err != nil {
-				return nil, fmt.Errorf("projection status: %w", err)
+		if s.Position < head && !r.onOtherStore() {
+			l, ok := lags[s.Position]
+			if !ok {
+				if l, err = m.lag(ctx, s.Position, head, now); err != nil {
+					return nil, fmt.Errorf("projection status: %w", err)
+				}
+				lags[s.Position] = l
 			}
-			if len(next) > 0 {
-				s.LagSeconds = max(0, now.Sub(next[0].RecordedAt).Seconds())
-			}
+			s.Lag, s.LagCapped, s.LagSeconds = l.events, l.capped, l.seconds
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// lag counts the events after pos up to head, and the age of the first.
+// A checkpoint that is not a position of the store has no lag to count:
+// its projection shows failed, with the reason.
+func (m *Manager) lag(ctx context.Context, pos, head uint64, now time.Time) (lag, error) {
+	next, err := m.store.ReadAll(ctx, pos, lagCountLimit)
+	if errors.Is(err, eventstore.ErrInvalidPosition) {
+		return lag{}, nil
+	}
+	if err != nil {
+		return lag{}, err
+	}
+	var l lag
+	for _, ev := range next {
+		if ev.Position > head {
+			break
+		}
+		l.events++
+	}
+	if l.events > 0 {
+		l.seconds = max(0, now.Sub(next[0].RecordedAt).Seconds())
+		l.capped = len(next) == lagCountLimit && next[len(next)-1].Position < head
+	}
+	return l, nil
 }
 
 func (r *runner) status(head uint64, now time.Time) Status {
@@ -69,13 +111,12 @@ func (r *runner) status(head uint64, now time.Time) Status {
 		Name:          r.p.Name(),
 		Version:       r.cp.Version,
 		Position:      r.cp.Position,
-		Head:          max(head, r.cp.Position),
+		Head:          head,
 		State:         r.stateLocked(),
 		LastError:     r.lastErr,
 		SkippedEvents: r.cp.Skipped,
 		UpdatedAt:     r.cp.UpdatedAt,
 	}
-	s.Lag = s.Head - s.Position
 	if r.failure != nil {
 		s.FailedPosition = r.failure.position
 	}
@@ -87,6 +128,14 @@ func (r *runner) status(head uint64, now time.Time) Status {
 		s.Rebuild = &p
 	}
 	return s
+}
+
+// onOtherStore reports whether the projection failed because its
+// checkpoint belongs to another store: then it has no lag to count.
+func (r *runner) onOtherStore() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failure != nil && errors.Is(r.failure.err, errOtherStore)
 }
 
 // stateLocked derives the state; r.mu must be held.
@@ -121,6 +170,8 @@ func (m *Manager) WaitFor(ctx context.Context, name string, position uint64) err
 		switch {
 		case reached:
 			return nil
+		case state == StateFailed && fail.position == 0:
+			return fmt.Errorf("%w: %s: %w", ErrFailed, name, fail.err)
 		case state == StateFailed:
 			return fmt.Errorf("%w: %s stopped at position %d: %w", ErrFailed, name, fail.position, fail.err)
 		}

@@ -17,6 +17,11 @@ type Event struct {
 	Type    string
 	// Payload is the decoded event, e.g. a domain.OrderPaid.
 	Payload domain.Event
+	// Prev is the position of the event read just before it from $all, of
+	// any type, 0 if none was (it came first in its batch): where the
+	// checkpoint stands if this event is the first one not applied.
+	// Positions are tokens, so this is carried, never computed.
+	Prev uint64
 }
 
 // OrderID returns the order ID named by an order stream: only OrderPlaced
