@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -553,6 +554,34 @@ func TestOperations(t *testing.T) {
 		r = e.expect(e.do("POST", "/orders", placeBody("late")), 503)
 		if r.header.Get("Retry-After") == "" {
 			t.Fatalf("503 without Retry-After")
+		}
+	})
+}
+
+// TestEventsAfterIsAPosition: GET /events pages with the positions it
+// returned, and refuses any other after with 400 invalid_position on every
+// store: on the sparse one a number next to a position is none; on the
+// embedded one it is beyond the head.
+func TestEventsAfterIsAPosition(t *testing.T) {
+	t.Parallel()
+	eachVariant(t, func(t *testing.T, v variant) {
+		e := v.newEnv(t)
+		r := e.expect(e.do("POST", "/orders", placeBody("o-pos")), 201)
+		pos, err := strconv.ParseUint(r.header.Get("X-Position"), 10, 64)
+		if err != nil {
+			t.Fatalf("X-Position %q: %v", r.header.Get("X-Position"), err)
+		}
+		page := e.expect(e.do("GET", "/events?after="+strconv.FormatUint(pos, 10), nil), 200).json(t)
+		if evs, _ := page["events"].([]any); len(evs) != 0 || page["next"] != float64(pos) {
+			t.Fatalf("after the last position: %v", page)
+		}
+		// The test computes a number next to a position to probe the API;
+		// clients never may.
+		r = e.expect(e.do("GET", "/events?after="+strconv.FormatUint(pos+1, 10), nil), 400)
+		p := r.json(t)
+		if p["code"] != "invalid_position" || p["field"] != "after" ||
+			!strings.Contains(p["detail"].(string), "head is at "+strconv.FormatUint(pos, 10)) {
+			t.Fatalf("after=%d: %s", pos+1, r.body)
 		}
 	})
 }

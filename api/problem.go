@@ -83,14 +83,14 @@ func problemFor(err error) Problem {
 		return Problem{Status: http.StatusConflict, Code: "not_allowed", Detail: err.Error()}
 	case errors.Is(err, orders.ErrConflict):
 		return Problem{Status: http.StatusConflict, Code: "concurrent_update",
-			Detail: "the order kept changing under concurrent writers; retry the request"}
+			Detail: "the stream kept changing under concurrent writers; retry the request"}
 	case errors.Is(err, projections.ErrRebuildRunning):
 		return Problem{Status: http.StatusConflict, Code: "rebuild_running", Detail: err.Error() + "; follow it at GET /projections"}
 	case errors.Is(err, errNoReadModels):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "read_models_unavailable", Detail: err.Error()}
 	case errors.Is(err, projections.ErrFailed):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_failed",
-			Detail: "the projection has stopped at an event it cannot apply; see GET /projections, fix and rebuild"}
+			Detail: "the projection has failed (an event it cannot apply, or read models built from another event store); see last_error in GET /projections, then rebuild"}
 	case errors.As(err, &we):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: we.Error(), Position: &we.position}
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):

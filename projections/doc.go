@@ -29,6 +29,20 @@
 // right after committing the events before it; the other projection goes
 // on. A rebuild or a restart retries.
 //
+// # Positions and the store's identity
+//
+// Positions are tokens of the event store: on KurrentDB they are log
+// offsets, sparse, and the log may hold other applications' events. The
+// runner carries positions it read (each event knows the position of the
+// one before it, which is where the checkpoint stands if it fails) and
+// computes none; lag counts the events after the checkpoint by reading
+// them (up to 1000). A checkpoint also records the store it belongs to:
+// that store's first event. At each start the runner checks that the
+// store still has that event and that its head is not behind the
+// checkpoint; if not (the store was reset, or the read models were copied
+// onto another one), the projection fails with that reason, instead of
+// skipping every event while showing live, and a rebuild is the way out.
+//
 // # Read-your-writes
 //
 // Queries return the position their read model reflects. [Manager.WaitFor]

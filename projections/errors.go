@@ -13,8 +13,9 @@ var (
 	ErrRebuildRunning = errors.New("rebuild already running")
 
 	// ErrFailed is matched by the error WaitFor returns when the projection
-	// has stopped at an event it cannot apply, before reaching the position
-	// waited for. The error also wraps the projection's own error.
+	// has failed (at an event it cannot apply, or on a checkpoint of
+	// another store) before reaching the position waited for. The error
+	// also wraps the projection's own error.
 	ErrFailed = errors.New("projection failed")
 
 	// ErrLocked is returned by Open and RebuildOffline when another process

@@ -52,7 +52,9 @@ const (
 	// online rebuild; the live tables keep serving), or refilling its
 	// tables after a version change.
 	StateRebuilding State = "rebuilding"
-	// StateFailed: stopped at an event it cannot apply. A rebuild or a
-	// restart retries.
+	// StateFailed: stopped at an event it cannot apply, or found that its
+	// checkpoint belongs to another event store (a reset or a different
+	// one). A rebuild retries (and is the way out of the second); a
+	// restart retries the first.
 	StateFailed State = "failed"
 )
