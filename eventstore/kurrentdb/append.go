@@ -28,7 +28,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		data[i] = esdb.EventData{EventID: e.ID, EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: e.Data, Metadata: meta}
 	}
 	var res eventstore.AppendResult
-	err := s.conn.do(ctx, func(c *esdb.Client) error {
+	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
 		wr, err := c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
 		if code, ok := codeOf(err); ok && code == esdb.ErrorCodeWrongExpectedVersion {
 			actual, ok := parseActual(err.Error())

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/orderstore/orderstore/eventstore"
 )
@@ -68,8 +70,15 @@ func checkSettings(rest string) error {
 	}
 	for key, vals := range values {
 		switch strings.ToLower(key) {
-		case "tls", "tlsverifycert", "tlscafile", "usercertfile", "userkeyfile", "nodepreference",
+		case "tls", "tlsverifycert", "tlscafile", "usercertfile", "userkeyfile",
 			"maxdiscoverattempts", "discoveryinterval", "gossiptimeout", "keepalivetimeout", "defaultdeadline":
+		case "nodepreference":
+			// Every call requires the leader (see leaderOnly): a client
+			// that discovers another node only meets refusals.
+			if !strings.EqualFold(vals[0], "leader") {
+				return fmt.Errorf("setting %s=%s: orderstore reads its own writes, which only the leader is sure "+
+					"to have, so it talks to the leader only; leave the setting out or write nodePreference=leader", key, vals[0])
+			}
 		case "keepaliveinterval":
 			// gRPC raises intervals below 10 s to 10 s; -1 disables keepalive.
 			if n, err := strconv.Atoi(vals[0]); err == nil && n >= 0 && n < 10000 {
@@ -120,24 +129,45 @@ func newConn(cfg *esdb.Configuration, logger *slog.Logger) *conn {
 	return &conn{cfg: cfg, logger: logger, closing: make(chan struct{})}
 }
 
+// requiresLeader is the gRPC header by which a call asks the server to
+// serve it on the leader only: a follower refuses it and names the leader,
+// and the client then reconnects to that node.
+const requiresLeader = "requires-leader"
+
+// leaderOnly returns ctx carrying the requires-leader header. The client's
+// own RequiresLeader option and nodePreference=leader put the header in the
+// incoming metadata of the call's context (esdb/options.go,
+// configureGrpcCall: metadata.NewIncomingContext), which gRPC never sends;
+// outgoing metadata of the context we pass in is sent.
+func leaderOnly(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, requiresLeader, "true")
+}
+
 // do runs fn with a client and returns its error, or ctx's error as soon as
 // ctx ends: fn runs in a goroutine of its own, which finishes in the
-// background if the client does not honour ctx.
-func (c *conn) do(ctx context.Context, fn func(*esdb.Client) error) error {
-	return c.run(ctx, func(cl *esdb.Client, _ func()) error { return fn(cl) })
+// background if the client does not honour ctx. fn gets ctx with the
+// requires-leader header: every call is served by the leader.
+func (c *conn) do(ctx context.Context, fn func(context.Context, *esdb.Client) error) error {
+	return c.run(ctx, func(ctx context.Context, cl *esdb.Client, _ func()) error { return fn(ctx, cl) })
 }
 
 // run is do for calls that outlive their handshake, such as subscriptions:
 // fn calls up once the server has answered, so that other calls need not
-// wait for fn to return.
-func (c *conn) run(ctx context.Context, fn func(cl *esdb.Client, up func()) error) error {
+// wait for fn to return. A panic in fn (the client's reader panics on
+// messages it does not expect) ends this call only: it becomes its error,
+// and the client, whose state is then unknown, is replaced.
+func (c *conn) run(ctx context.Context, fn func(ctx context.Context, cl *esdb.Client, up func()) error) error {
 	s, gated, err := c.acquire(ctx)
 	if err != nil {
 		return err
 	}
+	callCtx := leaderOnly(ctx)
 	done := make(chan error, 1)
 	go func() {
-		err := fn(s.client, func() { c.markUp(s, &gated) })
+		err := guard(func() error { return fn(callCtx, s.client, func() { c.markUp(s, &gated) }) })
+		if p := (*panicked)(nil); errors.As(err, &p) {
+			c.logger.Error("kurrentdb client panicked", "panic", p.value, "stack", string(p.stack))
+		}
 		c.release(s, gated, err)
 		done <- err
 	}()
@@ -147,6 +177,16 @@ func (c *conn) run(ctx context.Context, fn func(cl *esdb.Client, up func()) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// guard runs fn and returns a panic inside it as a *panicked error.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicked{value: fmt.Sprint(r), stack: debug.Stack()}
+		}
+	}()
+	return fn()
 }
 
 // acquire returns the session to call, making one if needed. gated reports

@@ -17,17 +17,30 @@
 // StreamExists. The server does not refuse recorded IDs appended at the
 // stream's current version.
 //
+// # Leader
+//
+// The service reads its own writes, so every call is served by the
+// cluster's leader: calls carry the requires-leader header, which makes a
+// follower refuse them and name the leader, and the client then reconnects
+// to it (the call fails with ErrUnavailable, a retry succeeds). The client
+// does not send that header itself, whatever its RequiresLeader options
+// say, so the package adds it to each call's context. A connection string
+// with a nodePreference other than leader is refused.
+//
 // # Connection
 //
 // Open takes a connection string, esdb://host:2113?tls=false for one node or
 // esdb+discover://name:2113 for a cluster, and does no I/O: the service can
 // start while the server is down and report not-ready through Ping.
 //
-// The client has two traps that this package works around. A failed node
+// The client has traps that this package works around. A failed node
 // discovery kills a client for good, so a client that reports the connection
 // closed or unavailable is replaced by a new one, with backoff between
 // attempts. Callers that arrive while a discovery is failing hang forever and
 // ignore their context, so until a client has reached the server its calls
 // run one at a time, and every call runs in a goroutine of its own so that
-// the caller returns when its context ends, whatever the client does.
+// the caller returns when its context ends, whatever the client does. The
+// client's reader panics on messages it does not expect: a panic ends only
+// the call or subscription it happened in, with an error matching
+// ErrUnavailable, and the client is replaced.
 package kurrentdb

@@ -48,6 +48,15 @@ func (e *dropped) Error() string {
 
 func (e *dropped) Unwrap() error { return e.err }
 
+// panicked is a panic of the client inside one call, recovered by guard.
+// It ends that call as a lost connection: the client is replaced.
+type panicked struct {
+	value string
+	stack []byte
+}
+
+func (e *panicked) Error() string { return "client panicked: " + e.value }
+
 // codeOf returns the client's error code in err's chain.
 func codeOf(err error) (esdb.ErrorCode, bool) {
 	var e *esdb.Error
@@ -100,16 +109,23 @@ func translate(op string, err error) error {
 			kind = eventstore.ErrUnavailable
 		}
 	}
-	var d *dropped
-	if errors.As(err, &d) {
+	var (
+		d *dropped
+		p *panicked
+	)
+	if errors.As(err, &d) || errors.As(err, &p) {
 		kind = eventstore.ErrUnavailable
 	}
 	return &failure{op: op, kind: kind, msg: err.Error()}
 }
 
 // connectionLost reports whether err says the client can no longer reach the
-// server: a dead client (connection closed) or an unavailable node.
+// server: a dead client (connection closed), an unavailable node, or a
+// client that panicked.
 func connectionLost(err error) bool {
+	if p := (*panicked)(nil); errors.As(err, &p) {
+		return true
+	}
 	if code, ok := codeOf(err); ok && (code == esdb.ErrorCodeConnectionClosed || code == esdb.ErrorUnavailable) {
 		return true
 	}

@@ -110,6 +110,7 @@ func TestTranslate(t *testing.T) {
 		{"dropped", &dropped{err: status.Error(codes.Internal, "oops")}, eventstore.ErrUnavailable},
 		{"unknown", unknown, nil},
 		{"gRPC permission", status.Error(codes.PermissionDenied, "no"), nil},
+		{"client panicked", &panicked{value: "unreachable code"}, eventstore.ErrUnavailable},
 	}
 	sentinels := []error{eventstore.ErrUnavailable, eventstore.ErrNotFound, eventstore.ErrClosed, eventstore.ErrWrongExpectedVersion}
 	for _, tc := range tests {
@@ -159,6 +160,7 @@ func TestConnectionLostAndAnswered(t *testing.T) {
 		{"cancelled", &dropped{err: status.Error(codes.Canceled, "ctx")}, false, false},
 		{"unknown", unknown, false, false},
 		{"version", &eventstore.VersionError{Stream: "s", Actual: 2}, false, true},
+		{"client panicked", &panicked{value: "boom"}, true, false},
 	}
 	for _, tc := range tests {
 		if got := connectionLost(tc.err); got != tc.lost {

@@ -27,7 +27,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 		count = uint64(limit)
 	}
 	var out []eventstore.RecordedEvent
-	err := s.conn.do(ctx, func(c *esdb.Client) error {
+	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
 		rs, err := c.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(uint64(max(from, 0)))}, count)
 		if err != nil {
 			return err
@@ -48,7 +48,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 // take more than one read of $all.
 func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
 	var out []eventstore.RecordedEvent
-	err := s.conn.do(ctx, func(c *esdb.Client) error {
+	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
 		from, cursor := allFrom(after), after
 		for {
 			count := pageSize
@@ -89,7 +89,7 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 // non-system event.
 func (s *Store) Head(ctx context.Context) (uint64, error) {
 	var head uint64
-	err := s.conn.do(ctx, func(c *esdb.Client) error {
+	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
 		var from esdb.AllPosition = esdb.End{}
 		var cursor uint64
 		for {

@@ -67,7 +67,7 @@ func Open(ctx context.Context, connString string, opts Options) (*Store, error) 
 // an error matching ErrUnavailable when it cannot be reached, ErrClosed after
 // Close, or ctx's error if ctx ends first.
 func (s *Store) Ping(ctx context.Context) error {
-	err := s.conn.do(ctx, func(c *esdb.Client) error {
+	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
 		rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
 		if err != nil {
 			return err

@@ -55,7 +55,8 @@ func TestOpen_ConnString(t *testing.T) {
 		"esdb://localhost",
 		"ESDB://localhost:2113?TLS=false",
 		"esdb+discover://cluster.internal:2113",
-		"esdb://h1:2111,h2:2112,h3:2113?tls=false&nodePreference=follower",
+		"esdb://h1:2111,h2:2112,h3:2113?tls=false&nodePreference=leader",
+		"esdb+discover://cluster.internal:2113?NODEPREFERENCE=Leader",
 		"esdb://admin:changeit@localhost:2113?tlsVerifyCert=false&maxDiscoverAttempts=3&keepAliveInterval=-1",
 	}
 	for _, cs := range good {
@@ -79,6 +80,10 @@ func TestOpen_ConnString(t *testing.T) {
 		{"esdb://localhost:port", "port"},
 		{"esdb://localhost:2113/some/path", "path"},
 		{"esdb://alice:s3cret@localhost:port?tls=false", "port"},
+		// The service reads its own writes: only the leader will do.
+		{"esdb://h1:2111,h2:2112,h3:2113?tls=false&nodePreference=follower", "reads its own writes"},
+		{"esdb+discover://cluster.internal:2113?nodePreference=random", "nodePreference=leader"},
+		{"esdb://localhost:2113?nodepreference=readonlyreplica", "leader"},
 	}
 	for _, tc := range bad {
 		_, err := Open(t.Context(), tc.connString, Options{})

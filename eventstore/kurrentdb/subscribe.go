@@ -24,7 +24,7 @@ func (s *Store) Subscribe(ctx context.Context, after uint64, handle func([]event
 	feed := make(chan eventstore.RecordedEvent, maxBatch)
 	ended := make(chan error, 1)
 	go func() {
-		ended <- s.conn.run(ctx, func(c *esdb.Client, up func()) error {
+		ended <- s.conn.run(ctx, func(ctx context.Context, c *esdb.Client, up func()) error {
 			return receive(ctx, c, after, s.prefixes, up, feed)
 		})
 	}()
