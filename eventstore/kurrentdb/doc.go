@@ -7,15 +7,26 @@
 // # Mapping
 //
 // Stream versions are KurrentDB stream revisions. The global position of an
-// event is its KurrentDB commit position: positions increase in commit order
-// but are not dense, and $all also holds other writers' events. System events
-// (an event type or stream name starting with '$') are never returned: reads
-// skip them and subscriptions filter them out on the server. Appends always
-// send the caller's event IDs, so the server's per-stream deduplication makes
-// a retried append with the same IDs and expected version a no-op: durably
-// for an exact version or NoStream, best effort (a server cache) for Any and
-// StreamExists. The server does not refuse recorded IDs appended at the
-// stream's current version.
+// event is its KurrentDB commit position: positions increase in commit
+// order but are not dense. Appends always send the caller's event IDs, so
+// the server's per-stream deduplication makes a retried append with the
+// same IDs and expected version a no-op: durably for an exact version or
+// NoStream, best effort (a server cache) for Any and StreamExists. The
+// server does not refuse recorded IDs appended at the stream's current
+// version.
+//
+// # View
+//
+// $all holds the server's own events (an event type or stream name starting
+// with '$') and, on a shared cluster, other applications'. The store shows
+// a view of it: the non-system events, and with Options.StreamPrefixes
+// only those of streams with one of the prefixes. Every read of $all
+// applies the view: Subscribe asks the server to filter and checks each
+// event, ReadAll reads on until it has limit events of the view, Head is
+// the position of the last event of the view (0 if none). So the three show
+// one log: ReadAll pages and a subscription deliver the same events, and
+// Head is the position of the last one. Append and ReadStream are not
+// narrowed.
 //
 // # Leader
 //

@@ -172,16 +172,6 @@ func TestConnectionLostAndAnswered(t *testing.T) {
 	}
 }
 
-func TestSubscriptionFilter(t *testing.T) {
-	f := subscriptionFilter([]string{"order-", "stock-"})
-	if f.Type != esdb.StreamFilterType || len(f.Prefixes) != 2 || f.Prefixes[0] != "order-" || f.Regex != "" {
-		t.Fatalf("prefix filter: %+v", f)
-	}
-	if f := subscriptionFilter(nil); f.Type != esdb.EventFilterType || f.Regex == "" {
-		t.Fatalf("default filter should exclude system event types by regex: %+v", f)
-	}
-}
-
 func TestKnownPosition(t *testing.T) {
 	if knownPosition(math.MaxUint64) != 0 || knownPosition(0) != 0 || knownPosition(42) != 42 {
 		t.Fatal("knownPosition must map the server's no-position markers to 0 and keep real positions")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -14,7 +13,7 @@ import (
 )
 
 // pageSize bounds one read of $all: reads page on until they have enough
-// non-system events.
+// events of the store's view.
 const pageSize = 512
 
 // ReadStream implements eventstore.Store.
@@ -44,16 +43,23 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 	return out, nil
 }
 
-// ReadAll implements eventstore.Store. It skips system events, so a page may
-// take more than one read of $all.
+// ReadAll implements eventstore.Store. It reads $all unfiltered and keeps
+// the events of the store's view, so a page may take more than one read.
 func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
 	var out []eventstore.RecordedEvent
 	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
 		from, cursor := allFrom(after), after
+		count := pageSize
+		if limit > 0 {
+			count = 0
+		}
 		for {
-			count := pageSize
-			if limit > 0 && limit-len(out)+1 < count {
-				count = limit - len(out) + 1 // +1: the read includes its start
+			if limit > 0 {
+				// +1: a read starts with the event that ended the one
+				// before. A read that found too few events of the view
+				// doubles the next, so that other applications' events
+				// cost few round trips.
+				count = min(pageSize, max(2*count, limit-len(out)+1, 2))
 			}
 			rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{From: from}, uint64(count))
 			if err != nil {
@@ -65,7 +71,7 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 					return true // the start itself, or seen
 				}
 				cursor, next = ev.Position.Commit, ev.Position
-				if !isSystem(ev) {
+				if s.view.shows(ev) {
 					out = append(out, recorded(ev))
 				}
 				return limit <= 0 || len(out) < limit
@@ -86,7 +92,8 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 }
 
 // Head implements eventstore.Store: it reads $all backwards to the last
-// non-system event.
+// event of the store's view, so that Head is the position of the last event
+// ReadAll and Subscribe show.
 func (s *Store) Head(ctx context.Context) (uint64, error) {
 	var head uint64
 	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
@@ -103,7 +110,7 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 					return true // the start itself
 				}
 				cursor, next = ev.Position.Commit, ev.Position
-				if isSystem(ev) {
+				if !s.view.shows(ev) {
 					return true
 				}
 				head = ev.Position.Commit
@@ -154,18 +161,15 @@ func allFrom(after uint64) esdb.AllPosition {
 	return esdb.Position{Commit: after, Prepare: after}
 }
 
-// isSystem reports whether ev is KurrentDB's own: its type or stream starts
-// with '$'. Links ("$>") are system events too.
-func isSystem(ev *esdb.RecordedEvent) bool {
-	return strings.HasPrefix(ev.EventType, "$") || strings.HasPrefix(ev.StreamID, "$")
-}
-
+// recorded converts an event of the client. Its position is normalised as
+// the server's markers for "no position" (stream reads on some versions)
+// become 0, the port's "unknown".
 func recorded(ev *esdb.RecordedEvent) eventstore.RecordedEvent {
 	return eventstore.RecordedEvent{
 		ID:         ev.EventID,
 		Stream:     ev.StreamID,
 		Version:    int64(ev.EventNumber),
-		Position:   ev.Position.Commit,
+		Position:   knownPosition(ev.Position.Commit),
 		Type:       ev.EventType,
 		Data:       ev.Data,
 		Metadata:   ev.UserMetadata,

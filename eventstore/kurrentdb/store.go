@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -19,19 +20,21 @@ type Options struct {
 	// Logger receives lifecycle messages and, at debug level, the client's
 	// own; nil discards them.
 	Logger *slog.Logger
-	// StreamPrefixes, if set, narrow subscriptions to streams with these
-	// prefixes, filtered on the server: on a cluster shared with other
-	// applications, their events never reach this one. Empty means every
-	// stream except system ones.
+	// StreamPrefixes, if set, narrow the store's view of $all to streams
+	// with these prefixes: ReadAll, Head and Subscribe show only their
+	// events, so that on a cluster shared with other applications, theirs
+	// never reach this one. Subscriptions are filtered on the server, reads
+	// while they page. Empty means every stream except system ones. Append
+	// and ReadStream are not narrowed.
 	StreamPrefixes []string
 }
 
 // Store is the KurrentDB event store. Open it with Open; it is safe for
 // concurrent use.
 type Store struct {
-	conn     *conn
-	logger   *slog.Logger
-	prefixes []string
+	conn   *conn
+	logger *slog.Logger
+	view   view
 }
 
 // Open validates connString and prepares a store on it. It does no I/O, so
@@ -60,7 +63,8 @@ func Open(ctx context.Context, connString string, opts Options) (*Store, error) 
 		target = strings.Join(seeds, ",")
 	}
 	logger.Info("event store open", "target", target, "tls", !cfg.DisableTLS, "discover", cfg.DnsDiscover)
-	return &Store{conn: newConn(cfg, logger), logger: logger, prefixes: opts.StreamPrefixes}, nil
+	v := view{prefixes: slices.Clone(opts.StreamPrefixes)}
+	return &Store{conn: newConn(cfg, logger), logger: logger, view: v}, nil
 }
 
 // Ping reads the last event of $all: it returns nil when the server answers,

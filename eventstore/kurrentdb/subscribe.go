@@ -12,8 +12,10 @@ import (
 const maxBatch = 500
 
 // Subscribe implements eventstore.Store with a catch-up subscription to $all
-// that the server filters to non-system events. A goroutine receives events
-// into a queue; handle gets whatever is queued at once, up to maxBatch.
+// that shows the store's view: the server filters by the view's stream
+// prefixes (or to non-system event types), the receiver by the view itself.
+// A goroutine receives events into a queue; handle gets whatever is queued
+// at once, up to maxBatch.
 //
 // When the server drops the subscription, Subscribe returns an error
 // matching ErrUnavailable after delivering the events received before; the
@@ -25,7 +27,7 @@ func (s *Store) Subscribe(ctx context.Context, after uint64, handle func([]event
 	ended := make(chan error, 1)
 	go func() {
 		ended <- s.conn.run(ctx, func(ctx context.Context, c *esdb.Client, up func()) error {
-			return receive(ctx, c, after, s.prefixes, up, feed)
+			return receive(ctx, c, after, s.view, up, feed)
 		})
 	}()
 	batch := make([]eventstore.RecordedEvent, 0, maxBatch)
@@ -64,12 +66,12 @@ func fill(batch []eventstore.RecordedEvent, feed <-chan eventstore.RecordedEvent
 	return batch
 }
 
-// receive subscribes to $all after a position and queues events on feed
-// until the subscription drops or ctx ends.
-func receive(ctx context.Context, c *esdb.Client, after uint64, prefixes []string, up func(), feed chan<- eventstore.RecordedEvent) error {
+// receive subscribes to $all after a position and queues the events of
+// view v on feed until the subscription drops or ctx ends.
+func receive(ctx context.Context, c *esdb.Client, after uint64, v view, up func(), feed chan<- eventstore.RecordedEvent) error {
 	sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{
 		From:   allFrom(after),
-		Filter: subscriptionFilter(prefixes),
+		Filter: v.filter(),
 	})
 	if err != nil {
 		return err
@@ -84,12 +86,15 @@ func receive(ctx context.Context, c *esdb.Client, after uint64, prefixes []strin
 			return &dropped{err: se.SubscriptionDropped.Error}
 		case se.EventAppeared != nil:
 			ev := se.EventAppeared.OriginalEvent()
-			// The filter matches event types only; the position check keeps
-			// delivery strictly after what was delivered.
-			if ev == nil || isSystem(ev) || ev.Position.Commit <= last {
+			// The position check keeps delivery strictly after what was
+			// delivered.
+			if ev == nil || ev.Position.Commit <= last {
 				continue
 			}
 			last = ev.Position.Commit
+			if !v.shows(ev) {
+				continue
+			}
 			select {
 			case feed <- recorded(ev):
 			case <-ctx.Done():
@@ -98,13 +103,4 @@ func receive(ctx context.Context, c *esdb.Client, after uint64, prefixes []strin
 		}
 		// Checkpoints and caught-up notices carry nothing to deliver.
 	}
-}
-
-// subscriptionFilter is the server-side filter of $all subscriptions: the
-// given stream prefixes, or, without any, every non-system event.
-func subscriptionFilter(prefixes []string) *esdb.SubscriptionFilter {
-	if len(prefixes) == 0 {
-		return esdb.ExcludeSystemEventsFilter()
-	}
-	return &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: prefixes}
 }
