@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -105,13 +104,4 @@ func positionOf(ctx context.Context, c *esdb.Client, stream string, version uint
 	// position stays unknown (0), which only weakens read-your-writes for
 	// this repeated append, whose events projections have long applied.
 	return knownPosition(re.OriginalEvent().Position.Commit), nil
-}
-
-// knownPosition maps the "no position" markers of the server (0 and, on
-// some versions, the maximum uint64, i.e. -1) to 0.
-func knownPosition(p uint64) uint64 {
-	if p == math.MaxUint64 {
-		return 0
-	}
-	return p
 }

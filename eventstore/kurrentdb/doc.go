@@ -6,14 +6,12 @@
 //
 // # Mapping
 //
-// Stream versions are KurrentDB stream revisions. The global position of an
-// event is its KurrentDB commit position: positions increase in commit
-// order but are not dense. Appends always send the caller's event IDs, so
-// the server's per-stream deduplication makes a retried append with the
-// same IDs and expected version a no-op: durably for an exact version or
-// NoStream, best effort (a server cache) for Any and StreamExists. The
-// server does not refuse recorded IDs appended at the stream's current
-// version.
+// Stream versions are KurrentDB stream revisions. Appends always send the
+// caller's event IDs, so the server's per-stream deduplication makes a
+// retried append with the same IDs and expected version a no-op: durably
+// for an exact version or NoStream, best effort (a server cache) for Any and
+// StreamExists. The server does not refuse recorded IDs appended at the
+// stream's current version.
 //
 // # View
 //
@@ -27,6 +25,43 @@
 // one log: ReadAll pages and a subscription deliver the same events, and
 // Head is the position of the last one. Append and ReadStream are not
 // narrowed.
+//
+// # Positions
+//
+// KurrentDB places an event in $all by a pair of byte offsets in its log,
+// (commit, prepare). An append writes each event as a record of its own
+// that commits itself, so each has (offset, offset): a distinct pair per
+// event, also within an append of several (server source: AllReader.cs and
+// IndexCommitter.cs take the prepare's own offset as commit position,
+// StorageWriterService.cs writes every event of an append with
+// PrepareFlags.IsCommitted). The port's position of an event is its commit
+// offset: strictly increasing along $all, sparse (most numbers are not
+// positions), and a place to resume from exactly, since the server starts
+// a read or subscription at the record at that offset.
+//
+// Events of legacy explicit transactions (the TCP protocol's
+// TransactionStart/Commit, which old databases may hold) are the
+// exception: they share the offset of their commit record as commit
+// position. Inside the package events are ordered by the whole pair, so
+// none of them is taken for another and dropped, and a ReadAll page that
+// reaches its limit inside such a group takes the rest of it, since
+// reading after the shared position skips the whole group. A consumer that
+// saves a position in the middle of one (a subscription batch may end
+// there) and resumes from it still skips the rest of the group: one number
+// cannot tell apart events that only their prepare offsets do, and a
+// prepare offset is no token either, being neither increasing along $all
+// (a transaction's prepares come before records committed ahead of it) nor
+// a place to resume from. Appends never write such groups.
+//
+// ReadAll and Subscribe refuse with eventstore.ErrInvalidPosition an after
+// that is not 0 or the position of an event (of any stream). The server
+// refuses a read from inside a record (the bytes there do not parse as
+// one), but in a scavenged chunk it moves on to the next record, and past
+// the last record it answers with nothing, or, for a subscription, waits
+// for the log to grow there. So ReadAll checks that the first event it
+// reads is committed at after, and Subscribe does so with a read of one
+// event before subscribing. A position whose event a scavenge removed is
+// refused too: resume from an earlier one.
 //
 // # Leader
 //

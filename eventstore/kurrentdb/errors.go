@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"google.golang.org/grpc/codes"
@@ -22,7 +23,7 @@ var ErrInvalidConnString = errors.New("invalid KurrentDB connection string")
 // client type leaves the package. It matches the port's sentinel kind, if any.
 type failure struct {
 	op   string
-	kind error // eventstore.ErrUnavailable, eventstore.ErrNotFound or nil
+	kind error // eventstore.ErrUnavailable, ErrNotFound, ErrInvalidPosition or nil
 	msg  string
 }
 
@@ -57,6 +58,29 @@ type panicked struct {
 
 func (e *panicked) Error() string { return "client panicked: " + e.value }
 
+// refusedPosition reports whether err is the server's refusal to read $all
+// from a place where no record starts (KurrentDB's TFChunkReadSide throws
+// InvalidReadException there, which StorageReaderWorker.All answers with
+// ReadAllResult.InvalidPosition). The server says so in text only: a read
+// ends with gRPC Unknown "Unexpected ReadAllResult: InvalidPosition >> …"
+// (Enumerator.ReadAllForwards passes the result on as an unknown error), a
+// subscription with InvalidArgument "Trying to read from an invalid
+// position." (RpcExceptions.InvalidPositionException).
+func refusedPosition(err error) bool {
+	var gs interface{ GRPCStatus() *status.Status }
+	if err == nil || !errors.As(err, &gs) {
+		return false
+	}
+	st := gs.GRPCStatus()
+	switch st.Code() {
+	case codes.InvalidArgument:
+		return strings.Contains(st.Message(), "invalid position")
+	case codes.Unknown:
+		return strings.Contains(st.Message(), "ReadAllResult: InvalidPosition")
+	}
+	return false
+}
+
 // codeOf returns the client's error code in err's chain.
 func codeOf(err error) (esdb.ErrorCode, bool) {
 	var e *esdb.Error
@@ -84,7 +108,7 @@ func kindOf(code esdb.ErrorCode) error {
 func isPortError(err error) bool {
 	for _, target := range []error{
 		eventstore.ErrClosed, eventstore.ErrUnavailable, eventstore.ErrNotFound,
-		eventstore.ErrWrongExpectedVersion, eventstore.ErrInvalidArgument,
+		eventstore.ErrWrongExpectedVersion, eventstore.ErrInvalidArgument, eventstore.ErrInvalidPosition,
 		context.Canceled, context.DeadlineExceeded,
 	} {
 		if errors.Is(err, target) {
@@ -113,7 +137,10 @@ func translate(op string, err error) error {
 		d *dropped
 		p *panicked
 	)
-	if errors.As(err, &d) || errors.As(err, &p) {
+	switch {
+	case refusedPosition(err):
+		kind = eventstore.ErrInvalidPosition
+	case errors.As(err, &d), errors.As(err, &p):
 		kind = eventstore.ErrUnavailable
 	}
 	return &failure{op: op, kind: kind, msg: err.Error()}
@@ -135,7 +162,8 @@ func connectionLost(err error) bool {
 // answered reports whether err shows that the server was reached: success
 // or a refusal that only a server gives.
 func answered(err error) bool {
-	if err == nil || errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+	if err == nil || errors.Is(err, eventstore.ErrWrongExpectedVersion) ||
+		errors.Is(err, eventstore.ErrInvalidPosition) || refusedPosition(err) {
 		return true
 	}
 	code, ok := codeOf(err)

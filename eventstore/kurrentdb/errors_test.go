@@ -95,12 +95,22 @@ func TestTranslate(t *testing.T) {
 		t.Fatalf("call on a dead client gave %v (code %d), want ConnectionClosed", closed, code)
 	}
 	unknown, _ := esdb.FromError(errors.New("boom"))
+	// How a refused start position reaches the adapter (see refusedPosition):
+	// a read's error wraps the server's status in the client's *Error, a
+	// subscription's comes raw in its drop.
+	readRefused, _ := esdb.FromError(status.Error(codes.Unknown,
+		"Unexpected ReadAllResult: InvalidPosition >> Log record at actual pos 1001 has non-positive length: 0."))
+	subscriptionRefused := &dropped{err: status.Error(codes.InvalidArgument, "Trying to read from an invalid position.")}
 
 	tests := []struct {
 		name string
 		err  error
 		kind error // sentinel the result must match, nil for none
 	}{
+		{"read from an invalid position", readRefused, eventstore.ErrInvalidPosition},
+		{"subscription from an invalid position", subscriptionRefused, eventstore.ErrInvalidPosition},
+		{"other invalid argument", status.Error(codes.InvalidArgument, "'x' is a required argument"), nil},
+		{"client panicked", &panicked{value: "unreachable code"}, eventstore.ErrUnavailable},
 		{"discovery failed", unavailable, eventstore.ErrUnavailable},
 		{"dead client", closed, eventstore.ErrUnavailable},
 		{"wrapped", fmt.Errorf("could not construct append operation. Reason: %w", closed), eventstore.ErrUnavailable},
@@ -110,9 +120,9 @@ func TestTranslate(t *testing.T) {
 		{"dropped", &dropped{err: status.Error(codes.Internal, "oops")}, eventstore.ErrUnavailable},
 		{"unknown", unknown, nil},
 		{"gRPC permission", status.Error(codes.PermissionDenied, "no"), nil},
-		{"client panicked", &panicked{value: "unreachable code"}, eventstore.ErrUnavailable},
 	}
-	sentinels := []error{eventstore.ErrUnavailable, eventstore.ErrNotFound, eventstore.ErrClosed, eventstore.ErrWrongExpectedVersion}
+	sentinels := []error{eventstore.ErrUnavailable, eventstore.ErrNotFound, eventstore.ErrClosed,
+		eventstore.ErrWrongExpectedVersion, eventstore.ErrInvalidPosition}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := translate("append s", tc.err)
@@ -135,7 +145,8 @@ func TestTranslate(t *testing.T) {
 	}
 
 	// The port's own errors and contexts' pass through.
-	for _, err := range []error{eventstore.ErrClosed, context.Canceled, &eventstore.VersionError{Stream: "s", Actual: 1}} {
+	for _, err := range []error{eventstore.ErrClosed, context.Canceled, &eventstore.VersionError{Stream: "s", Actual: 1},
+		refuse("read $all", 7, "beyond the head of $all")} {
 		if got := translate("op", err); got != err {
 			t.Errorf("translate(%v) = %v, want it unchanged", err, got)
 		}
@@ -160,6 +171,8 @@ func TestConnectionLostAndAnswered(t *testing.T) {
 		{"cancelled", &dropped{err: status.Error(codes.Canceled, "ctx")}, false, false},
 		{"unknown", unknown, false, false},
 		{"version", &eventstore.VersionError{Stream: "s", Actual: 2}, false, true},
+		{"position refused by the server", &dropped{err: status.Error(codes.InvalidArgument, "Trying to read from an invalid position.")}, false, true},
+		{"position refused by the adapter", refuse("subscribe $all", 9, "beyond the head of $all"), false, true},
 		{"client panicked", &panicked{value: "boom"}, true, false},
 	}
 	for _, tc := range tests {

@@ -45,10 +45,21 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit
 
 // ReadAll implements eventstore.Store. It reads $all unfiltered and keeps
 // the events of the store's view, so a page may take more than one read.
+// The first event read must be at after (see checkStart). A page that
+// reaches limit ends after its last event, unless that event shares its
+// commit position with the next ones (a legacy transaction, see the package
+// documentation): then the page takes them too, as reading after that
+// position would skip them.
 func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	const op = "read $all"
+	if err := checkRange(op, after); err != nil {
+		return nil, err
+	}
 	var out []eventstore.RecordedEvent
+	full := func() bool { return limit > 0 && len(out) >= limit }
 	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
-		from, cursor := allFrom(after), after
+		from, seen := readFrom(after), delivered(after)
+		checked := after == 0
 		count := pageSize
 		if limit > 0 {
 			count = 0
@@ -65,28 +76,47 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 			if err != nil {
 				return err
 			}
-			var next esdb.AllPosition
+			var startErr error
+			done := false
 			n, err := each(rs, func(ev *esdb.RecordedEvent) bool {
-				if ev.Position.Commit <= cursor && (cursor > 0 || next != nil) {
-					return true // the start itself, or seen
+				if !checked {
+					checked = true
+					if startErr = checkStart(op, after, ev); startErr != nil {
+						return false
+					}
 				}
-				cursor, next = ev.Position.Commit, ev.Position
+				if !before(seen, ev.Position) {
+					return true // delivered already: the start of the read
+				}
+				if full() && ev.Position.Commit != seen.Commit {
+					done = true
+					return false
+				}
+				seen = ev.Position
 				if s.view.shows(ev) {
 					out = append(out, recorded(ev))
+					if full() && ev.Position.Commit == ev.Position.Prepare {
+						done = true // no other event has this commit position
+						return false
+					}
 				}
-				return limit <= 0 || len(out) < limit
+				return true
 			})
-			if err != nil {
+			switch {
+			case err != nil:
 				return err
-			}
-			if n < count || next == nil || (limit > 0 && len(out) >= limit) {
+			case startErr != nil:
+				return startErr
+			case !checked:
+				return checkStart(op, after, nil)
+			case done || n < count:
 				return nil
 			}
-			from = next
+			from = seen
 		}
 	})
 	if err != nil {
-		return nil, s.fail(ctx, "read $all", err)
+		return nil, s.fail(ctx, op, err)
 	}
 	return out, nil
 }
@@ -97,29 +127,32 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 func (s *Store) Head(ctx context.Context) (uint64, error) {
 	var head uint64
 	err := s.conn.do(ctx, func(ctx context.Context, c *esdb.Client) error {
-		var from esdb.AllPosition = esdb.End{}
-		var cursor uint64
+		var (
+			from   esdb.AllPosition = esdb.End{}
+			cursor *esdb.Position   // the last event read
+		)
 		for {
 			rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: from}, pageSize)
 			if err != nil {
 				return err
 			}
-			var next esdb.AllPosition
+			moved := false
 			n, err := each(rs, func(ev *esdb.RecordedEvent) bool {
-				if cursor > 0 && ev.Position.Commit >= cursor {
+				if cursor != nil && !before(ev.Position, *cursor) {
 					return true // the start itself
 				}
-				cursor, next = ev.Position.Commit, ev.Position
+				pos := ev.Position
+				cursor, moved = &pos, true
 				if !s.view.shows(ev) {
 					return true
 				}
 				head = ev.Position.Commit
 				return false
 			})
-			if err != nil || head > 0 || n < pageSize || next == nil {
+			if err != nil || head > 0 || n < pageSize || !moved {
 				return err
 			}
-			from = next
+			from = *cursor
 		}
 	})
 	if err != nil {
@@ -149,16 +182,6 @@ func each(rs *esdb.ReadStream, fn func(*esdb.RecordedEvent) bool) (n int, err er
 			return n, nil
 		}
 	}
-}
-
-// allFrom is where a read or subscription of $all after a position starts:
-// the beginning for 0, else that position (inclusive for reads, exclusive
-// for subscriptions).
-func allFrom(after uint64) esdb.AllPosition {
-	if after == 0 {
-		return esdb.Start{}
-	}
-	return esdb.Position{Commit: after, Prepare: after}
 }
 
 // recorded converts an event of the client. Its position is normalised as

@@ -279,15 +279,6 @@ func TestExpectedRevision(t *testing.T) {
 	}
 }
 
-func TestAllFrom(t *testing.T) {
-	if got := allFrom(0); got != (esdb.Start{}) {
-		t.Errorf("allFrom(0) = %#v, want Start{}", got)
-	}
-	if got := allFrom(4096); got != (esdb.Position{Commit: 4096, Prepare: 4096}) {
-		t.Errorf("allFrom(4096) = %#v, want Position{4096, 4096}", got)
-	}
-}
-
 func TestRecorded(t *testing.T) {
 	id := uuid.New()
 	created := time.Date(2025, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))

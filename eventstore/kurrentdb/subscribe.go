@@ -15,7 +15,9 @@ const maxBatch = 500
 // that shows the store's view: the server filters by the view's stream
 // prefixes (or to non-system event types), the receiver by the view itself.
 // A goroutine receives events into a queue; handle gets whatever is queued
-// at once, up to maxBatch.
+// at once, up to maxBatch. An after other than 0 is first checked with a
+// read of the event there (checkAfter): the server would refuse a number
+// inside a record, but would subscribe silently beyond the head.
 //
 // When the server drops the subscription, Subscribe returns an error
 // matching ErrUnavailable after delivering the events received before; the
@@ -69,8 +71,12 @@ func fill(batch []eventstore.RecordedEvent, feed <-chan eventstore.RecordedEvent
 // receive subscribes to $all after a position and queues the events of
 // view v on feed until the subscription drops or ctx ends.
 func receive(ctx context.Context, c *esdb.Client, after uint64, v view, up func(), feed chan<- eventstore.RecordedEvent) error {
+	const op = "subscribe $all"
+	if err := checkAfter(ctx, c, op, after); err != nil {
+		return err
+	}
 	sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{
-		From:   allFrom(after),
+		From:   subscribeFrom(after),
 		Filter: v.filter(),
 	})
 	if err != nil {
@@ -78,7 +84,7 @@ func receive(ctx context.Context, c *esdb.Client, after uint64, v view, up func(
 	}
 	defer sub.Close() //nolint:errcheck // always nil
 	up()
-	last := after
+	last := delivered(after)
 	for {
 		se := sub.Recv()
 		switch {
@@ -86,12 +92,12 @@ func receive(ctx context.Context, c *esdb.Client, after uint64, v view, up func(
 			return &dropped{err: se.SubscriptionDropped.Error}
 		case se.EventAppeared != nil:
 			ev := se.EventAppeared.OriginalEvent()
-			// The position check keeps delivery strictly after what was
-			// delivered.
-			if ev == nil || ev.Position.Commit <= last {
+			// The whole (commit, prepare) pair keeps delivery strictly
+			// after what was delivered: events may share a commit position.
+			if ev == nil || !before(last, ev.Position) {
 				continue
 			}
-			last = ev.Position.Commit
+			last = ev.Position
 			if !v.shows(ev) {
 				continue
 			}
