@@ -100,7 +100,7 @@ type benchConfig struct {
 	catchUp   time.Duration
 }
 
-func parseBenchFlags(args []string, getenv func(string) string, stderr io.Writer) (benchConfig, bool, error) {
+func parseBenchFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (benchConfig, bool, error) {
 	fs := flag.NewFlagSet("orderstore bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c benchConfig
@@ -124,7 +124,7 @@ func parseBenchFlags(args []string, getenv func(string) string, stderr io.Writer
 			"not catch up.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parse(fs, args, stdout); help || err != nil {
 		return c, help, err
 	}
 	explicit := map[string]bool{}
@@ -209,7 +209,7 @@ func allOps() []op {
 
 // bench drives a running service with load and reports on it.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, help, err := parseBenchFlags(args, getenv, stderr)
+	cfg, help, err := parseBenchFlags(args, getenv, stdout, stderr)
 	if help || err != nil {
 		return err
 	}

@@ -207,12 +207,12 @@ func TestBench_Flags(t *testing.T) {
 			t.Errorf("bench %q: %v, want a usage error", args, err)
 		}
 	}
-	var errOut bytes.Buffer
-	if err := run(t.Context(), []string{"bench", "--help"}, noenv, &bytes.Buffer{}, &errOut); err != nil {
+	var helpOut bytes.Buffer
+	if err := run(t.Context(), []string{"bench", "--help"}, noenv, &helpOut, &bytes.Buffer{}); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, f := range []string{"-url", "ORDERSTORE_URL", "-clients", "-duration", "-requests", "-mix", "-keepalive", "-seed", "-json"} {
-		if !strings.Contains(errOut.String(), f) {
+		if !strings.Contains(helpOut.String(), f) {
 			t.Errorf("bench --help does not explain %s", f)
 		}
 	}

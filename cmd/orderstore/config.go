@@ -63,14 +63,29 @@ func envOr(getenv func(string) string, key, def string) string {
 }
 
 // parse parses args, turning flag errors into usage errors and --help into
-// a clean exit.
-func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+// a clean exit. The usage goes to stdout when asked for (like the top
+// level's), to the flag set's output (stderr) after a mistake.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, err error) {
+	usage := fs.Usage
+	if usage == nil {
+		usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+	}
+	fs.Usage = func() {} // shown below, where it belongs
 	err = fs.Parse(args)
+	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
+		out := fs.Output()
+		fs.SetOutput(stdout)
+		usage()
+		fs.SetOutput(out)
 		return true, nil
 	}
 	if err != nil {
-		// The flag package has printed the error and the usage already.
+		// The flag package has printed the error; the usage follows.
+		usage()
 		return false, &usageError{}
 	}
 	if fs.NArg() > 0 {

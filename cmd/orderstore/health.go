@@ -21,7 +21,7 @@ func health(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(fs.Output(), "Usage: orderstore health [flags]\n\nExits 0 if the service at --addr is ready (GET /readyz answers 200).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parse(fs, args, stdout); help || err != nil {
 		return err
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(*addr, "http://"), "https://"), "/")

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,13 +70,172 @@ func TestRun_Usage(t *testing.T) {
 	if err := run(t.Context(), []string{"serve", "--store", "postgres://x"}, noenv, &out, &errOut); !errors.As(err, &ue) {
 		t.Fatalf("bad store: %v", err)
 	}
-	errOut.Reset()
+	out.Reset()
 	if err := run(t.Context(), []string{"serve", "--help"}, noenv, &out, &errOut); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, flag := range []string{"-addr", "-data", "-store", "-log-format", "ORDERSTORE_ADDR", "ORDERSTORE_DATA", "ORDERSTORE_STORE"} {
-		if !strings.Contains(errOut.String(), flag) {
-			t.Fatalf("serve --help does not explain %s:\n%s", flag, errOut.String())
+		if !strings.Contains(out.String(), flag) {
+			t.Fatalf("serve --help does not explain %s:\n%s", flag, out.String())
+		}
+	}
+}
+
+// Asked for, a command's usage goes to stdout with exit 0, as the top
+// level's does; after a mistake, to stderr with exit 2.
+func TestRun_HelpOnStdout(t *testing.T) {
+	for _, cmd := range []string{"serve", "rebuild", "health", "bench", "version"} {
+		for _, h := range []string{"--help", "-h", "-help"} {
+			var out, errOut bytes.Buffer
+			if err := run(t.Context(), []string{cmd, h}, noenv, &out, &errOut); err != nil {
+				t.Errorf("%s %s: %v, want nil (exit 0)", cmd, h, err)
+			}
+			if !strings.HasPrefix(out.String(), "Usage: orderstore "+cmd) || errOut.Len() != 0 {
+				t.Errorf("%s %s: stdout %q, stderr %q; want the usage on stdout only", cmd, h, out.String(), errOut.String())
+			}
+		}
+		var out, errOut bytes.Buffer
+		var ue *usageError
+		if err := run(t.Context(), []string{cmd, "--bogus"}, noenv, &out, &errOut); !errors.As(err, &ue) {
+			t.Errorf("%s --bogus: %v, want a usage error", cmd, err)
+		}
+		if out.Len() != 0 || !strings.Contains(errOut.String(), "-bogus") || !strings.Contains(errOut.String(), "Usage: orderstore "+cmd) {
+			t.Errorf("%s --bogus: stdout %q, stderr %q; want the error and the usage on stderr", cmd, out.String(), errOut.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"--help"}, noenv, &out, &bytes.Buffer{}); err != nil || !strings.Contains(out.String(), "orderstore version") {
+		t.Errorf("--help: %v, usage %q does not list version", err, out.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"version"}, noenv, &out, &errOut); err != nil {
+		t.Fatalf("version: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"orderstore ", "revision:", "time:", "go:        " + runtime.Version()} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("version printed %q, want %q in it", out.String(), want)
+		}
+	}
+	var ue *usageError
+	if err := run(t.Context(), []string{"version", "extra"}, noenv, &out, &errOut); !errors.As(err, &ue) {
+		t.Errorf("version extra: %v, want a usage error", err)
+	}
+	b := buildInfo{Version: "v1.2.3", Revision: "0123456789abcdef0123", Modified: true}
+	if got := b.revision(); got != "0123456789ab+dirty" {
+		t.Errorf("revision %q, want 0123456789ab+dirty", got)
+	}
+	if got := (buildInfo{}).revision(); got != "unknown" {
+		t.Errorf("revision without VCS information %q, want unknown", got)
+	}
+}
+
+// serve exports which build runs as orderstore_build_info.
+func TestServe_BuildInfoMetric(t *testing.T) {
+	base, stop := startServe(t, t.TempDir(), nil)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := readBuildInfo()
+	want := fmt.Sprintf(`orderstore_build_info{goversion=%q,revision=%q,version=%q} 1`, b.GoVersion, b.revision(), b.Version)
+	if !strings.Contains(string(body), want) {
+		t.Errorf("GET /metrics has no %s", want)
+	}
+}
+
+// A bad or busy --addr is refused before the data directory is created.
+func TestServe_AddressCheckedFirst(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = busy.Close() })
+	for _, tc := range []struct {
+		addr  string
+		usage bool
+	}{
+		{addr: "no-port", usage: true},
+		{addr: "127.0.0.1:99999"},
+		{addr: "256.0.0.1:8080"},
+		{addr: busy.Addr().String()},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		err := run(t.Context(), []string{"serve", "--addr", tc.addr, "--data", dir}, noenv, &bytes.Buffer{}, &bytes.Buffer{})
+		var ue *usageError
+		if err == nil || errors.As(err, &ue) != tc.usage {
+			t.Errorf("serve --addr %s: %v, want an error (usage error: %t)", tc.addr, err, tc.usage)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("serve --addr %s left %s behind (%v)", tc.addr, dir, err)
+		}
+	}
+}
+
+func TestListenAttrs(t *testing.T) {
+	for _, tc := range []struct {
+		configured, got string
+		want            []any
+	}{
+		{"127.0.0.1:0", "127.0.0.1:41234", []any{"addr", "http://127.0.0.1:41234"}},
+		{"0.0.0.0:8080", "[::]:8080", []any{"addr", "http://0.0.0.0:8080", "url", "http://127.0.0.1:8080"}},
+		{":8080", "[::]:8080", []any{"addr", "http://:8080", "url", "http://127.0.0.1:8080"}},
+		{"[::]:0", "[::]:5555", []any{"addr", "http://[::]:5555", "url", "http://127.0.0.1:5555"}},
+		{"localhost:8080", "127.0.0.1:8080", []any{"addr", "http://localhost:8080"}},
+	} {
+		got := listenAttrs(tc.configured, tcpAddr(t, tc.got))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("listenAttrs(%s, %s) = %v, want %v", tc.configured, tc.got, got, tc.want)
+		}
+	}
+}
+
+func tcpAddr(t *testing.T, s string) net.Addr {
+	t.Helper()
+	a, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// An offline rebuild on a directory a service has open names the online
+// rebuild of the same projection, at a reachable address.
+func TestRebuild_InUseHint(t *testing.T) {
+	dir := t.TempDir()
+	_, stop := startServe(t, dir, nil)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, tc := range []struct {
+		env  map[string]string
+		name string
+		want string
+	}{
+		{name: "stock", want: "curl -X POST http://127.0.0.1:8080/projections/stock/rebuild"},
+		{name: "analytics", env: map[string]string{"ORDERSTORE_ADDR": "0.0.0.0:9090"},
+			want: "curl -X POST http://127.0.0.1:9090/projections/analytics/rebuild"},
+		{name: "all", env: map[string]string{"ORDERSTORE_ADDR": "10.1.2.3:8080"},
+			want: "curl -X POST http://10.1.2.3:8080/projections/all/rebuild"},
+	} {
+		getenv := func(k string) string { return tc.env[k] }
+		err := run(t.Context(), []string{"rebuild", "--data", dir, "--projection", tc.name}, getenv, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "<") {
+			t.Errorf("rebuild --projection %s on a served directory: %v, want the hint %q", tc.name, err, tc.want)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,7 +29,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 			"POST /projections/{name}/rebuild on the running service instead.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parse(fs, args, stdout); help || err != nil {
 		return err
 	}
 	if err := c.validate(); err != nil {
@@ -49,7 +51,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 
 	store, err := openStore(ctx, c, logger)
 	if errors.Is(err, embedded.ErrLocked) {
-		return inUse(c.data)
+		return inUse(c.data, *name, getenv)
 	}
 	if err != nil {
 		return err
@@ -60,7 +62,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	start := time.Now()
 	err = projections.RebuildOffline(ctx, c.data, store, []string{*name}, show)
 	if errors.Is(err, projections.ErrLocked) {
-		return inUse(c.data)
+		return inUse(c.data, *name, getenv)
 	}
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", *name, err)
@@ -69,9 +71,19 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-func inUse(dir string) error {
+// inUse is the refusal of an offline rebuild on a directory a service has
+// open, with the online rebuild of the same projection to run instead, at
+// the address serve takes by default (ORDERSTORE_ADDR, else its default).
+func inUse(dir, name string, getenv func(string) string) error {
+	addr := envOr(getenv, "ORDERSTORE_ADDR", "127.0.0.1:8080")
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
 	return fmt.Errorf("data directory %s is in use by a running orderstore serve; "+
-		"rebuild online with: curl -X POST http://<addr>/projections/all/rebuild", dir)
+		"rebuild online instead with: curl -X POST http://%s/projections/%s/rebuild "+
+		"(at that service's --addr, with an admin token if it requires one)", dir, addr, url.PathEscape(name))
 }
 
 // progressPrinter shows progress on one rewritten line on a terminal, and

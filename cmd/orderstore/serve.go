@@ -37,13 +37,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if help, err := parse(fs, args); help || err != nil {
+	if help, err := parse(fs, args, stdout); help || err != nil {
 		return err
 	}
 	if err := c.validate(); err != nil {
 		return &usageError{msg: err.Error()}
 	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return &usageError{msg: fmt.Sprintf("--addr %q: want host:port (%v)", *addr, err)}
+	}
 	logger := c.logger(stderr)
+
+	// Listen before opening the store: a bad or busy address must not
+	// leave a new, empty data directory behind.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	defer ln.Close() //nolint:errcheck // Serve closes it; a second Close only fails
 
 	store, err := openStore(ctx, c, logger)
 	if errors.Is(err, embedded.ErrLocked) {
@@ -56,6 +67,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg, readBuildInfo())
 	storeMetrics := api.NewStoreMetrics(reg)
 	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend})
 	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg})
@@ -77,10 +89,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Registerer: reg, Gatherer: reg,
 	})
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -90,7 +98,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "data", c.data, "store", storeName(c.store))
+	logger.Info("listening", append(listenAttrs(*addr, ln.Addr()), "data", c.data, "store", storeName(c.store))...)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -107,6 +115,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// listenAttrs are the log attributes of the address serve listens on:
+// addr, the URL of the address as configured (with the port the listener
+// got, for port 0), and for a wildcard host, which Go reports as [::],
+// url, a form a client on this machine can reach.
+func listenAttrs(configured string, got net.Addr) []any {
+	host, _, _ := net.SplitHostPort(configured) // validated
+	_, port, err := net.SplitHostPort(got.String())
+	if err != nil {
+		return []any{"addr", "http://" + got.String()}
+	}
+	attrs := []any{"addr", "http://" + net.JoinHostPort(host, port)}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		attrs = append(attrs, "url", "http://"+net.JoinHostPort("127.0.0.1", port))
+	}
+	return attrs
 }
 
 // openStore opens the configured event store.
