@@ -203,6 +203,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			switch {
 			case ri.err != nil:
 				s.logger.Error("request failed", append(attrs, logKeyErr, ri.err)...)
+			case isProbe(ri.route) && rec.status < 400:
+				// Orchestrators probe every few seconds: a line each at
+				// Info would drown the log. A failing probe stays at Info.
+				s.logger.Debug("request", attrs...)
 			default:
 				s.logger.Info("request", attrs...)
 			}
@@ -210,6 +214,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 	})
 }
+
+// isProbe reports whether route is a health check's.
+func isProbe(route string) bool { return route == "/healthz" || route == "/readyz" }
 
 // correlationID takes the client's X-Correlation-ID if it is a sane token,
 // else makes one.
