@@ -38,6 +38,12 @@ const (
 	catchUpPoll = 20 * time.Millisecond
 	// maxResponseBytes bounds the part of a response body read.
 	maxResponseBytes = 1 << 20
+	// minConnFailures is the least run of consecutive transport failures
+	// (no answer at all: refused, reset, timed out) that ends the load:
+	// the service is gone, and hammering it only adds noise. The run is
+	// at least twice the clients, so that every client has failed at
+	// least once or twice in a row (see benchRun.transportFailed).
+	minConnFailures = 100
 )
 
 // op is one kind of request the bench sends.
@@ -222,7 +228,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	rep := b.load(ctx, stderr)
 	var waitErr error
-	if !rep.Interrupted {
+	if !rep.Interrupted && rep.Aborted == "" {
 		rep.Projections, waitErr = b.waitCatchUp(ctx, b.loadEnd)
 	}
 	rep.Projections.StartHead = startHead
@@ -236,6 +242,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		rep.writeText(stdout)
 	}
 	switch {
+	case rep.Aborted != "":
+		return fmt.Errorf("bench: %s", rep.Aborted)
 	case rep.UnexpectedErrors > 0:
 		return fmt.Errorf("bench: %d requests got an unexpected answer", rep.UnexpectedErrors)
 	case rep.Interrupted:
@@ -261,6 +269,14 @@ type benchRun struct {
 
 	issued, done, unexpected, fallbacks atomic.Int64
 	ops                                 [numOps]opStats
+
+	// connFails counts the transport failures since the last answer;
+	// stop ends the load when they reach failLimit, with aborted saying
+	// why (under mu).
+	connFails atomic.Int64
+	failLimit int64
+	stop      context.CancelFunc
+	aborted   string
 
 	mu   sync.Mutex
 	errs map[errKey]*errAgg
@@ -299,8 +315,9 @@ func newBenchRun(cfg benchConfig) *benchRun {
 		client:    &http.Client{Transport: tr, Timeout: benchRequestTimeout},
 		// Order IDs must be new on every run against the same service,
 		// whatever the seed.
-		runID: strings.ToLower(rand.Text()[:8]),
-		errs:  map[errKey]*errAgg{},
+		runID:     strings.ToLower(rand.Text()[:8]),
+		errs:      map[errKey]*errAgg{},
+		failLimit: max(minConnFailures, 2*int64(cfg.clients)),
 	}
 	var sum float64
 	for i, w := range cfg.mix {
@@ -333,6 +350,11 @@ func (b *benchRun) pickOp(rng *mrand.Rand) op {
 
 // record accounts one answered request.
 func (b *benchRun) record(o op, out outcome) {
+	if f := out.fail; f != nil && f.status == 0 && f.code == "transport" {
+		b.transportFailed(f)
+	} else if out.fail == nil || out.fail.status != 0 {
+		b.connFails.Store(0) // the service answered
+	}
 	s := &b.ops[o]
 	s.count.Add(1)
 	s.latency.record(out.latency)
@@ -352,8 +374,24 @@ func (b *benchRun) record(o op, out outcome) {
 	}
 }
 
+// transportFailed counts a request that got no answer, and ends the load
+// once failLimit of them came in a row: the service is down or unreachable.
+func (b *benchRun) transportFailed(f *failure) {
+	if b.connFails.Add(1) != b.failLimit {
+		return
+	}
+	b.mu.Lock()
+	b.aborted = fmt.Sprintf("stopped after %d requests in a row got no answer from %s: "+
+		"the service is down or unreachable (last error: %s)", b.failLimit, b.cfg.base, f.detail)
+	b.mu.Unlock()
+	b.stop()
+}
+
 // load runs the clients to the end of the run and summarises them.
 func (b *benchRun) load(ctx context.Context, stderr io.Writer) benchReport {
+	parent := ctx
+	ctx, b.stop = context.WithCancel(ctx)
+	defer b.stop()
 	b.start = time.Now()
 	b.deadline = b.start.Add(b.cfg.duration)
 	stopProgress := make(chan struct{})
@@ -371,7 +409,7 @@ func (b *benchRun) load(ctx context.Context, stderr io.Writer) benchReport {
 	b.loadEnd = time.Now()
 	close(stopProgress)
 	<-progressDone
-	return b.report(ctx.Err() != nil)
+	return b.report(parent.Err() != nil)
 }
 
 // progress prints a status line every second until stop closes: one

@@ -18,7 +18,10 @@ type benchReport struct {
 	KeepAlive bool   `json:"keepalive"`
 	Seed      uint64 `json:"seed"`
 	// Interrupted is true when SIGINT/SIGTERM ended the load early.
-	Interrupted    bool    `json:"interrupted"`
+	Interrupted bool `json:"interrupted"`
+	// Aborted says why the bench ended the load early itself: a run of
+	// requests that got no answer at all (the service died).
+	Aborted        string  `json:"aborted,omitempty"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 	Requests       int64   `json:"requests"`
 	// Throughput is Requests per second of load.
@@ -73,11 +76,17 @@ type projectionsReport struct {
 	Final          []projectionStatus `json:"final"`
 }
 
+func (b *benchRun) abortReason() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.aborted
+}
+
 func (b *benchRun) report(interrupted bool) benchReport {
 	elapsed := b.loadEnd.Sub(b.start).Seconds()
 	rep := benchReport{
 		URL: b.cfg.base, Clients: b.cfg.clients, Mix: b.cfg.mixText, KeepAlive: b.cfg.keepalive, Seed: b.cfg.seed,
-		Interrupted: interrupted, ElapsedSeconds: elapsed, Requests: b.done.Load(),
+		Interrupted: interrupted, Aborted: b.abortReason(), ElapsedSeconds: elapsed, Requests: b.done.Load(),
 		UnexpectedErrors: b.unexpected.Load(), FallbackPlaces: b.fallbacks.Load(),
 		Operations: []opReport{}, Errors: []errorReport{},
 	}
@@ -123,6 +132,9 @@ func (r *benchReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "orderstore bench %s: %d clients, %s, seed %d, mix %s\n", r.URL, r.Clients, mode, r.Seed, r.Mix)
 	if r.Interrupted {
 		fmt.Fprintln(w, "interrupted: the figures cover the load until the signal")
+	}
+	if r.Aborted != "" {
+		fmt.Fprintf(w, "ABORTED: %s\n", r.Aborted)
 	}
 	fmt.Fprintf(w, "%d requests in %.2f s: %.1f req/s, %d unexpected errors, %d fallbacks to place\n\n",
 		r.Requests, r.ElapsedSeconds, r.Throughput, r.UnexpectedErrors, r.FallbackPlaces)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -178,6 +179,64 @@ func TestBench_UnexpectedStatus(t *testing.T) {
 	}
 	if n != 40 {
 		t.Errorf("errors add up to %d, want 40", n)
+	}
+}
+
+// A service that dies under load ends the bench after a run of requests
+// without an answer, with an error that says so, instead of a report of
+// every request the dead service could not answer.
+func TestBench_ServiceDies(t *testing.T) {
+	var answered atomic.Int64
+	dying := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/projections" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"projections":[{"name":"stock","position":0,"head":0,"lag":0,"state":"live"}]}`))
+			return
+		}
+		if answered.Add(1) == 50 {
+			once.Do(func() { close(dying) })
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":503,"code":"store_unavailable","detail":"going"}`))
+	}))
+	t.Cleanup(srv.Close)
+	go func() {
+		<-dying
+		srv.Close() // refuses new connections from here on
+	}()
+	// Bounded so that a bench that never stops fails the test instead of
+	// running for its whole --duration.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	err := run(ctx, []string{"bench", "--url", srv.URL, "--duration", "10m", "--clients", "4", "--json"}, noenv, &out, &errOut)
+	if ctx.Err() != nil {
+		t.Fatalf("bench still running 2 minutes after the service died")
+	}
+	var ue *usageError
+	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "in a row got no answer from "+srv.URL) {
+		t.Fatalf("bench against a dead service: %v, want an error saying it stopped", err)
+	}
+	var rep benchReport
+	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
+		t.Fatalf("report is not JSON: %v\n%s", jerr, out.String())
+	}
+	if rep.Aborted == "" || rep.Interrupted {
+		t.Errorf("report: aborted %q, interrupted %t; want the reason and false", rep.Aborted, rep.Interrupted)
+	}
+	var transport int64
+	for _, e := range rep.Errors {
+		if e.Status == 0 {
+			transport += e.Count
+		}
+	}
+	// An answer recorded late restarts the run, so there may be a few
+	// more than minConnFailures; hammering would make it millions.
+	if transport < minConnFailures || transport > 10*minConnFailures {
+		t.Errorf("%d transport errors, want %d to %d", transport, minConnFailures, 10*minConnFailures)
 	}
 }
 
