@@ -77,7 +77,8 @@ func (s *Server) commandRequest(w http.ResponseWriter, r *http.Request, cmd any)
 	if err != nil {
 		return orders.Request{}, err
 	}
-	req := orders.Request{CorrelationID: info(r.Context()).correlationID, IdempotencyKey: key, IfMatch: match}
+	ri := info(r.Context())
+	req := orders.Request{CorrelationID: ri.correlationID, IdempotencyKey: key, IfMatch: match, Actor: ri.actor}
 	if cmd == nil {
 		if key != "" {
 			req.Fingerprint = fingerprint(r, nil)

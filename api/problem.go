@@ -28,6 +28,9 @@ type Problem struct {
 	Version       *int64  `json:"current_version,omitempty"`
 	Position      *uint64 `json:"position,omitempty"`
 	CorrelationID string  `json:"correlation_id,omitempty"`
+
+	// challenge, when set, is sent as WWW-Authenticate (401 and 403).
+	challenge string
 }
 
 // requestError is a problem found in the request itself, before any
@@ -58,8 +61,11 @@ func problemFor(err error) Problem {
 		vm  *orders.VersionMismatchError
 		mbe *http.MaxBytesError
 		we  *waitError
+		ae  *authError
 	)
 	switch {
+	case errors.As(err, &ae):
+		return Problem{Status: ae.status(), Code: ae.code, Detail: ae.detail, challenge: ae.challenge()}
 	case errors.As(err, &re):
 		return Problem{Status: re.status, Code: re.code, Detail: re.detail, Field: re.field}
 	case errors.As(err, &mbe):
@@ -122,6 +128,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	h.Del("ETag")
 	if p.Status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
+	}
+	if p.challenge != "" {
+		h.Set("WWW-Authenticate", p.challenge)
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p) //nolint:errcheck // the client may have gone; nothing to do

@@ -31,6 +31,7 @@ const (
 	logKeyDuration    = "duration"
 	logKeyCorrelation = "correlation_id"
 	logKeyErr         = "err"
+	logKeyActor       = "actor"
 )
 
 // Config wires a Server.
@@ -52,6 +53,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// WaitTimeout bounds min_position waits; 0 means 5 s.
 	WaitTimeout time.Duration
+	// Tokens are the bearer tokens the API accepts (see auth.go); nil
+	// turns access control off: every route is open.
+	Tokens *Tokens
+	// MetricsAuth makes GET /metrics need a token with scope read; else it
+	// is open, as /healthz and /readyz are.
+	MetricsAuth bool
 }
 
 // Server is the HTTP API. Build it with New and serve Handler.
@@ -92,6 +99,9 @@ func (s *Server) routes() *mux.Router {
 	// that path cleaning would resolve into a redirect to another resource.
 	r.UseEncodedPath()
 	r.Use(s.markRoute)
+	if s.cfg.Tokens != nil {
+		r.Use(s.authorize)
+	}
 
 	r.HandleFunc("/orders", s.placeOrder).Methods(http.MethodPost)
 	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
@@ -155,7 +165,8 @@ const (
 type requestInfo struct {
 	route         string
 	correlationID string
-	err           error // a server-side error to log with the request
+	actor         string // the name of the request's token, if any
+	err           error  // a server-side error to log with the request
 }
 
 func info(ctx context.Context) *requestInfo {
@@ -200,6 +211,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.metrics.observe(r.Method, ri.route, rec.status, d)
 			attrs := []any{logKeyMethod, r.Method, logKeyRoute, ri.route, logKeyStatus, rec.status,
 				logKeyDuration, d, logKeyCorrelation, ri.correlationID}
+			if ri.actor != "" {
+				attrs = append(attrs, logKeyActor, ri.actor)
+			}
 			switch {
 			case ri.err != nil:
 				s.logger.Error("request failed", append(attrs, logKeyErr, ri.err)...)

@@ -121,6 +121,9 @@ type Request struct {
 	// IfMatch, if not nil, is the version the caller read; the command
 	// applies only if the order is still at it.
 	IfMatch *int64
+	// Actor names who asked (the API token's name), recorded on every
+	// event as metadata "actor"; empty when access control is off.
+	Actor string
 }
 
 // Result is the outcome of a command.
@@ -147,6 +150,8 @@ type metadata struct {
 	// the store answers with events of another call (a retry that raced
 	// the first attempt), the events it reports do not carry ours.
 	RequestID string `json:"request_id,omitempty"`
+	// Actor is Request.Actor: who asked for the command.
+	Actor string `json:"actor,omitempty"`
 }
 
 // idNamespace roots the derived event and order IDs.
@@ -433,7 +438,8 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 		if err != nil {
 			return eventstore.AppendResult{}, "", fmt.Errorf("encode %T: %w", e, err)
 		}
-		meta := metadata{Metadata: domain.Metadata{CorrelationID: req.CorrelationID, CausationID: causation, Schema: domain.SchemaVersion}}
+		meta := metadata{Metadata: domain.Metadata{CorrelationID: req.CorrelationID, CausationID: causation, Schema: domain.SchemaVersion},
+			Actor: req.Actor}
 		id := uuid.New()
 		if req.IdempotencyKey != "" {
 			id = eventID(stream, req.IdempotencyKey, i)
