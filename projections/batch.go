@@ -218,7 +218,9 @@ func replay(ctx context.Context, store eventstore.Store, from uint64, handles fu
 		return err
 	}
 	if readErr != nil {
-		return fmt.Errorf("read $all: %w", readErr)
+		// The store names its operation ("read $all …"); replay names
+		// its own rather than repeating the store's.
+		return fmt.Errorf("replay $all: %w", readErr)
 	}
 	return nil
 }

@@ -44,6 +44,9 @@ type Manager struct {
 
 	rebuilds chan []*runner // rebuild requests, waiting for Run
 
+	statusMu sync.Mutex
+	last     lastKnown // see Status
+
 	mu      sync.Mutex
 	running bool
 	closed  bool

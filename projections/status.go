@@ -40,7 +40,19 @@ type Status struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	// Rebuild is the progress of a rebuild, while in state rebuilding.
 	Rebuild *Progress `json:"rebuild,omitempty"`
+	// Store is the event store's state when the status was taken:
+	// StoreAvailable, or StoreUnavailable when it did not answer; then
+	// Head and the lag are the last known ones (0 if none is known yet)
+	// and StoreError tells why.
+	Store      string `json:"store"`
+	StoreError string `json:"store_error,omitempty"`
 }
+
+// The states of Status.Store.
+const (
+	StoreAvailable   = "available"
+	StoreUnavailable = "unavailable"
+)
 
 // lagCountLimit bounds the events Status reads to count a projection's
 // lag: a thousand events read in about a millisecond on the embedded store.
@@ -48,16 +60,30 @@ const lagCountLimit = 1000
 
 // lag is how far a checkpoint is behind the head.
 type lag struct {
-	events  uint64
-	capped  bool
-	seconds float64
+	events uint64
+	capped bool
+	oldest time.Time // when the first event not applied was recorded
 }
 
-// Status returns the status of every projection, stock first.
+// lastKnown is what Status saw of the store when it last answered, shown
+// while it does not.
+type lastKnown struct {
+	head uint64
+	lags map[uint64]lag // by checkpoint position
+}
+
+// Status returns the status of every projection, stock first. While the
+// store does not answer, Status still answers, from the projections' own
+// state and the head and lag last seen, with Store set to
+// StoreUnavailable: an operator needs it most then. It fails only when ctx
+// ends.
 func (m *Manager) Status(ctx context.Context) ([]Status, error) {
-	head, err := m.store.Head(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("projection status: %w", err)
+	head, storeErr := m.store.Head(ctx)
+	m.statusMu.Lock()
+	known := m.last
+	m.statusMu.Unlock()
+	if storeErr != nil {
+		head = known.head
 	}
 	now := m.now()
 	out := make([]Status, 0, len(m.runners))
@@ -66,15 +92,44 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 		s := r.status(head, now)
 		if s.Position < head && !r.onOtherStore() {
 			l, ok := lags[s.Position]
-			if !ok {
-				if l, err = m.lag(ctx, s.Position, head, now); err != nil {
-					return nil, fmt.Errorf("projection status: %w", err)
+			if !ok && storeErr == nil {
+				var err error
+				if l, err = m.lag(ctx, s.Position, head); err == nil {
+					ok = true
+					lags[s.Position] = l
+				} else {
+					storeErr = err
 				}
-				lags[s.Position] = l
 			}
-			s.Lag, s.LagCapped, s.LagSeconds = l.events, l.capped, l.seconds
+			if !ok {
+				l = known.lags[s.Position]
+			}
+			s.Lag, s.LagCapped = l.events, l.capped
+			if l.events > 0 {
+				s.LagSeconds = max(0, now.Sub(l.oldest).Seconds())
+			}
 		}
 		out = append(out, s)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("projection status: %w", err)
+	}
+	state := StoreAvailable
+	if storeErr != nil {
+		state = StoreUnavailable
+	}
+	for i := range out {
+		out[i].Store = state
+		if storeErr != nil {
+			out[i].StoreError = storeErr.Error()
+		}
+	}
+	if storeErr == nil {
+		m.statusMu.Lock()
+		if head >= m.last.head { // the newer of two concurrent calls wins
+			m.last = lastKnown{head: head, lags: lags}
+		}
+		m.statusMu.Unlock()
 	}
 	return out, nil
 }
@@ -82,7 +137,7 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 // lag counts the events after pos up to head, and the age of the first.
 // A checkpoint that is not a position of the store has no lag to count:
 // its projection shows failed, with the reason.
-func (m *Manager) lag(ctx context.Context, pos, head uint64, now time.Time) (lag, error) {
+func (m *Manager) lag(ctx context.Context, pos, head uint64) (lag, error) {
 	next, err := m.store.ReadAll(ctx, pos, lagCountLimit)
 	if errors.Is(err, eventstore.ErrInvalidPosition) {
 		return lag{}, nil
@@ -98,7 +153,7 @@ func (m *Manager) lag(ctx context.Context, pos, head uint64, now time.Time) (lag
 		l.events++
 	}
 	if l.events > 0 {
-		l.seconds = max(0, now.Sub(next[0].RecordedAt).Seconds())
+		l.oldest = next[0].RecordedAt
 		l.capped = len(next) == lagCountLimit && next[len(next)-1].Position < head
 	}
 	return l, nil

@@ -62,7 +62,9 @@ func Open(ctx context.Context, connString string, opts Options) (*Store, error) 
 		}
 		target = strings.Join(seeds, ",")
 	}
-	logger.Info("event store open", "target", target, "tls", !cfg.DisableTLS, "discover", cfg.DnsDiscover)
+	// Nothing has connected yet: Ping (GET /readyz) tells whether the
+	// server answers.
+	logger.Info("event store configured", "target", target, "tls", !cfg.DisableTLS, "discover", cfg.DnsDiscover)
 	v := view{prefixes: slices.Clone(opts.StreamPrefixes)}
 	return &Store{conn: newConn(cfg, logger), logger: logger, view: v}, nil
 }
