@@ -64,6 +64,29 @@ func (v variant) newEnv(t testing.TB) *env {
 // again on the same dir, it restarts them.
 func (v variant) openEnv(t testing.TB, dir string) *env {
 	t.Helper()
+	return v.openEnvWith(t, dir, envOptions{})
+}
+
+// testWaitTimeout bounds the API's min_position waits in tests: a wait
+// ends when the projection gets there, so a generous bound costs nothing
+// and keeps a loaded machine from failing a test.
+const testWaitTimeout = 2 * time.Minute
+
+// envOptions change the env of a test that needs it.
+type envOptions struct {
+	// waitTimeout bounds min_position waits; 0 means testWaitTimeout.
+	waitTimeout time.Duration
+	// idle opens the read models without running the projections: they
+	// stay where they are, and rebuilds stay pending.
+	idle bool
+}
+
+// openEnvWith is openEnv with options.
+func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
+	t.Helper()
+	if opts.waitTimeout == 0 {
+		opts.waitTimeout = testWaitTimeout
+	}
 	inner, err := embedded.Open(dir, embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -81,9 +104,13 @@ func (v variant) openEnv(t testing.TB, dir string) *env {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
-	go func() { runDone <- models.Run(ctx) }()
+	if opts.idle {
+		runDone <- nil
+	} else {
+		go func() { runDone <- models.Run(ctx) }()
+	}
 	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
-		Registerer: reg, Gatherer: reg, WaitTimeout: 500 * time.Millisecond}).Handler())
+		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout}).Handler())
 	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
 		cancel()
 		<-runDone

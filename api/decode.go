@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +42,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body, error) 
 		}
 		return body{}, badRequest("unreadable_body", "could not read the request body: "+err.Error())
 	}
+	if r.Header.Get("Content-Type") == "" && len(bytes.TrimSpace(raw)) > 0 {
+		return body{}, &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+			detail: "the request has a body but no Content-Type; send it as JSON with Content-Type: application/json"}
+	}
 	return body{raw: raw}, nil
 }
 
@@ -55,8 +61,12 @@ func fingerprint(r *http.Request, raw []byte) string {
 // decodeJSON decodes one JSON object into v, strictly: unknown fields,
 // wrong types, trailing data and invalid UTF-8 are 400s.
 func decodeJSON(raw []byte, v any) error {
-	if len(bytes.TrimSpace(raw)) == 0 {
+	switch trimmed := bytes.TrimSpace(raw); {
+	case len(trimmed) == 0:
 		return badRequest("malformed_json", "the request body is empty; a JSON object is required")
+	case string(trimmed) == "null":
+		// encoding/json would decode null into v as a no-op: {} in effect.
+		return badRequest("malformed_json", "the request body is null; a JSON object is required")
 	}
 	if !utf8.Valid(raw) {
 		return badRequest("malformed_json", "the request body is not valid UTF-8")
@@ -82,8 +92,9 @@ func decodeJSON(raw []byte, v any) error {
 			return badRequest("malformed_json", "the JSON body ends too early")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
-			return &requestError{status: http.StatusBadRequest, code: "unknown_field", field: strings.Trim(name, `"`),
-				detail: "unknown field " + name}
+			field := strings.Trim(name, `"`)
+			return &requestError{status: http.StatusBadRequest, code: "unknown_field", field: field,
+				detail: "unknown field " + name + suggestion(field, slices.Sorted(maps.Values(fieldNames(reflect.TypeOf(v)))))}
 		}
 		return badRequest("malformed_json", "malformed JSON: "+err.Error())
 	}
@@ -234,6 +245,65 @@ func foldName(name string) string {
 		}
 		return least
 	}, name)
+}
+
+// suggestion returns ` (did you mean "k"?)` for the name of known that
+// name most likely misspells: one that differs only in case, else the
+// closest within a few edits (one per five letters, plus one), else one
+// that name begins; or "" when none is close. Unknown body fields and
+// query parameters both use it.
+func suggestion(name string, known []string) string {
+	const maxName = 64 // longer names are no typos of ours
+	if name == "" || len(name) > maxName {
+		return ""
+	}
+	best, bestDist := "", 0
+	for _, k := range known {
+		switch {
+		case k == "":
+			continue
+		case foldName(k) == foldName(name):
+			return fmt.Sprintf(" (did you mean %q?)", k)
+		}
+		d := editDistance(name, k)
+		if d <= 1+len(k)/5 && (best == "" || d < bestDist) {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" && len(name) >= 3 {
+		for _, k := range known {
+			if k != "" && strings.HasPrefix(k, name) {
+				best = k
+				break
+			}
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 func jsonKind(goKind string) string {

@@ -27,6 +27,7 @@ type Problem struct {
 	Field         string  `json:"field,omitempty"`
 	Version       *int64  `json:"current_version,omitempty"`
 	Position      *uint64 `json:"position,omitempty"`
+	Head          *uint64 `json:"head,omitempty"`
 	CorrelationID string  `json:"correlation_id,omitempty"`
 
 	// challenge, when set, is sent as WWW-Authenticate (401 and 403).
@@ -52,15 +53,23 @@ func badRequest(code, detail string) error {
 // the answer (nginx's convention); no client sees it.
 const statusClientClosed = 499
 
-// problemFor maps an error to its problem. Server-side failures keep their
-// details out of the body; they are logged instead.
-func problemFor(err error) Problem {
+// isRead tells reads (GET, HEAD), which change nothing, from commands,
+// whose problems must say whether the command may have been applied.
+func isRead(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead
+}
+
+// problemFor maps an error to its problem; read tells whether the request
+// was a read (see isRead). Server-side failures keep their details out of
+// the body; they are logged instead.
+func problemFor(err error, read bool) Problem {
 	var (
 		re  *requestError
 		ve  *domain.ValidationError
 		vm  *orders.VersionMismatchError
 		mbe *http.MaxBytesError
 		we  *waitError
+		be  *beyondHeadError
 		ae  *authError
 	)
 	switch {
@@ -99,6 +108,12 @@ func problemFor(err error) Problem {
 			Detail: "the projection has failed (an event it cannot apply, or read models built from another event store); see last_error in GET /projections, then rebuild"}
 	case errors.As(err, &we):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: we.Error(), Position: &we.position}
+	case errors.As(err, &be):
+		return Problem{Status: http.StatusConflict, Code: "position_not_reached", Field: "min_position", Detail: be.Error(), Head: &be.head}
+	case read && (errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrClosed)):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
+			Detail: "the event store is unavailable, so this cannot be read now; retry later " +
+				"(GET /projections still shows the projections' state)"}
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrClosed):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
 			Detail: "the event store is unavailable; the command may not have been applied: " +
@@ -106,6 +121,8 @@ func problemFor(err error) Problem {
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer.
 		return Problem{Status: statusClientClosed, Code: "client_closed", Detail: "the client closed the request"}
+	case read && errors.Is(err, context.DeadlineExceeded):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "timeout", Detail: "the read timed out; retry later"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "timeout", Detail: "the request timed out; it may or may not have been applied"}
 	}

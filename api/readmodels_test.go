@@ -57,11 +57,11 @@ func TestReadModels(t *testing.T) {
 		e.expect(e.do("GET", "/stock?min_position=x", nil), 400)
 
 		// A position the log has not reached (the largest the API takes:
-		// positions are tokens, so none is computed from pos): 503 with
-		// where the model is.
-		r = e.expect(e.do("GET", "/analytics?min_position=4611686018427387904", nil), 503)
-		if p := r.json(t); p["code"] != "projection_behind" || fmt.Sprint(p["position"]) != pos {
-			t.Fatalf("wait timeout problem: %s", r.body)
+		// positions are tokens, so none is computed from pos): 409 at
+		// once, with the head.
+		r = e.expect(e.do("GET", "/analytics?min_position=4611686018427387904", nil), 409)
+		if p := r.json(t); p["code"] != "position_not_reached" || fmt.Sprint(p["head"]) != pos {
+			t.Fatalf("beyond the head: %s", r.body)
 		}
 
 		r = e.expect(e.do("GET", "/projections", nil), 200)

@@ -68,6 +68,8 @@ type Server struct {
 	router  *mux.Router
 	metrics *metrics
 	handler http.Handler
+
+	rebuilds rebuildKeys // Idempotency-Keys of rebuilds
 }
 
 // New builds the API's routes over cfg.
@@ -84,7 +86,7 @@ func New(cfg Config) *Server {
 	}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.router = s.routes()
-	s.handler = s.observe(s.router)
+	s.handler = s.observe(s.head(s.router))
 	return s
 }
 
@@ -102,6 +104,7 @@ func (s *Server) routes() *mux.Router {
 	if s.cfg.Tokens != nil {
 		r.Use(s.authorize)
 	}
+	r.Use(s.strictQuery)
 
 	r.HandleFunc("/orders", s.placeOrder).Methods(http.MethodPost)
 	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
@@ -141,18 +144,49 @@ func (s *Server) routes() *mux.Router {
 }
 
 // allowedMethods re-runs routing with other methods, for 405's Allow.
+// HEAD goes with GET (see head).
 func allowedMethods(root *mux.Router, req *http.Request) []string {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		c := req.Clone(req.Context())
-		c.Method = m
-		var rm mux.RouteMatch
-		if root.Match(c, &rm) && rm.MatchErr == nil {
+		if routed(root, req, m) {
 			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
 		}
 	}
 	return allow
 }
+
+// routed tells whether root has a route for req's path with method.
+func routed(root *mux.Router, req *http.Request, method string) bool {
+	c := req.Clone(req.Context())
+	c.Method = method
+	var rm mux.RouteMatch
+	return root.Match(c, &rm) && rm.MatchErr == nil
+}
+
+// head answers HEAD on every GET route as GET would, without the body
+// (RFC 9110 §9.3.2): the routes, and what they check, stay GET's.
+func (s *Server) head(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodHead || !routed(s.router, r, http.MethodGet) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		get := r.Clone(r.Context())
+		get.Method = http.MethodGet
+		next.ServeHTTP(headWriter{w}, get)
+	})
+}
+
+// headWriter drops the body of an answer to HEAD; net/http does too, but
+// not every ResponseWriter is net/http's.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type ctxKey int
 
@@ -204,7 +238,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				ri.err = errors.New("panic in handler")
 				s.logger.Error("panic in handler", logKeyRoute, ri.route, "panic", v)
 				if !rec.wrote {
-					writeProblem(rec, r, problemFor(ri.err))
+					writeProblem(rec, r, problemFor(ri.err, isRead(r)))
 				}
 			}
 			d := time.Since(start)
@@ -266,7 +300,7 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // fail answers err as a problem; server-side errors are kept for the log.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p := problemFor(err)
+	p := problemFor(err, isRead(r))
 	if p.Status >= 500 && p.Code != "projection_behind" {
 		// A wait for a position that did not come in time is the client's
 		// bound, not a failure of ours.
