@@ -22,6 +22,10 @@ func TestContainer_Lifecycle(t *testing.T) {
 
 	var health map[string]string
 	s.get("/healthz", &health)
+	// The service reads its tokens file: a request without a token, or
+	// with an unknown one, is refused.
+	s.call(http.MethodGet, "/stock", nil, "Authorization", "").wantProblem(t, http.StatusUnauthorized, "token_required")
+	s.call(http.MethodGet, "/stock", nil, "Authorization", "Bearer ost_unknown").wantProblem(t, http.StatusUnauthorized, "invalid_token")
 
 	var receipt struct {
 		SKU      string `json:"sku"`

@@ -9,12 +9,16 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ory/dockertest/v3"
 	"github.com/ory/dockertest/v3/docker"
+
+	"github.com/orderstore/orderstore/api"
 )
 
 const (
@@ -36,22 +40,28 @@ type service struct {
 	r    *dockertest.Resource
 	base string // http://host:port; the port changes on every start
 	http *http.Client
+	// token is sent with every request: the service reads a tokens file,
+	// as the compose stack does, and this token has every scope.
+	token string
 }
 
 // startService runs the orderstore image on network with volume at /data
-// (the image's default command: serve on the embedded store) and waits
-// until it is ready. The container is removed when t ends.
+// (serve on the embedded store, with a tokens file mounted read-only, as
+// docker-compose.yml runs it) and waits until it is ready. The container
+// is removed when t ends.
 func startService(t *testing.T, p *dockertest.Pool, network *dockertest.Network, volume string) *service {
 	t.Helper()
 	repository, tag := orderstoreImage(t, p)
+	tokensDir, token := tokensFile(t)
 	r := runContainer(t, p, &dockertest.RunOptions{
 		Name:       uniqueName("orderstore-it"),
 		Repository: repository,
 		Tag:        tag,
+		Cmd:        []string{"serve", "--addr", "0.0.0.0:8080", "--data", "/data", "--tokens-file", "/etc/orderstore/tokens"},
 		Networks:   []*dockertest.Network{network},
-		Mounts:     []string{volume + ":/data"},
+		Mounts:     []string{volume + ":/data", tokensDir + ":/etc/orderstore:ro"},
 	})
-	s := &service{t: t, p: p, r: r, http: &http.Client{
+	s := &service{t: t, p: p, r: r, token: token, http: &http.Client{
 		Timeout:   requestTimeout,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 32, DisableCompression: true},
 	}}
@@ -59,6 +69,33 @@ func startService(t *testing.T, p *dockertest.Pool, network *dockertest.Network,
 	s.refresh()
 	s.waitReady()
 	return s
+}
+
+// tokensFile writes a tokens file with one token of every scope into a
+// new directory the service's user (65532) can read, removed when t ends;
+// it holds only the token's hash.
+func tokensFile(t *testing.T) (dir, token string) {
+	t.Helper()
+	token, tok, err := api.GenerateToken("integration", []api.Scope{api.ScopeRead, api.ScopeWrite, api.ScopeAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err = os.MkdirTemp("", "orderstore-it-tokens-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(tok.Line()+"\n"), 0o644); err != nil { //nolint:gosec // hashes only
+		t.Fatal(err)
+	}
+	return dir, token
 }
 
 // refresh re-inspects the container: its host port changes on restart.
@@ -191,6 +228,9 @@ func (s *service) do(ctx context.Context, method, path string, body any, header 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])

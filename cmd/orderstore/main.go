@@ -52,9 +52,11 @@ const usage = `orderstore — an event-sourced order store
 
 Usage:
   orderstore serve   [--addr 127.0.0.1:8080] [--data ./data] [--store embedded|esdb://...]
+                     [--tokens-file F | --insecure-no-auth] [--metrics-auth]
   orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|all]
   orderstore health  [--addr 127.0.0.1:8080]     exit 0 if the service is ready
   orderstore bench   [--url http://127.0.0.1:8080] [--clients 64] [--duration 30s | --requests N] [--mix place=30,…] [--json]
+  orderstore token new NAME --scope read,write,admin   print a new API token and its tokens-file line
   orderstore version                              module version, VCS revision and time, Go version
 
 Run "orderstore <command> --help" for a command's flags.
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return health(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return bench(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return token(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		return version(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -33,8 +33,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var c common
 	c.register(fs, getenv)
 	addr := fs.String("addr", envOr(getenv, "ORDERSTORE_ADDR", "127.0.0.1:8080"), "listen address (env ORDERSTORE_ADDR)")
+	tokensFile := fs.String("tokens-file", getenv("ORDERSTORE_TOKENS_FILE"),
+		"`file` of API tokens, one \"name scope[,scope] sha256-hex\" a line, printed by\n"+
+			"\"orderstore token new\"; requests then need Authorization: Bearer <token>\n"+
+			"(env ORDERSTORE_TOKENS_FILE). Without it, serve listens on loopback only")
+	insecure := fs.Bool("insecure-no-auth", false,
+		"serve without tokens on an address other machines can reach: anyone who\n"+
+			"reaches it may read, write and rebuild (no environment fallback, on purpose)")
+	metricsAuth := fs.Bool("metrics-auth", false, "GET /metrics needs a token with scope read (default: open, like /healthz)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\n"+
+			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json\n"+
+			"(and /metrics, unless --metrics-auth) needs a bearer token: scope read for GET,\n"+
+			"write for commands, admin for rebuilds. Without tokens serve refuses an address\n"+
+			"other machines can reach, unless --insecure-no-auth.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if help, err := parse(fs, args, stdout); help || err != nil {
@@ -46,7 +58,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return &usageError{msg: fmt.Sprintf("--addr %q: want host:port (%v)", *addr, err)}
 	}
+	// Before anything is created: a refusal leaves nothing behind.
+	tokens, err := accessControl(*addr, *tokensFile, *insecure)
+	if err != nil {
+		return err
+	}
 	logger := c.logger(stderr)
+	switch {
+	case tokens != nil:
+		logger.Info("access control on", "tokens", tokens.Len(), "tokens_file", *tokensFile, "metrics_auth", *metricsAuth)
+	case *insecure:
+		logger.Warn("access control off (--insecure-no-auth): anyone who reaches the address may read, write and rebuild", "addr", *addr)
+	default:
+		logger.Info("access control off: listening on loopback only; give --tokens-file to serve other machines")
+	}
 
 	// Listen before opening the store: a bad or busy address must not
 	// leave a new, empty data directory behind.
@@ -86,7 +111,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 	srv := api.New(api.Config{
 		Store: store, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
-		Registerer: reg, Gatherer: reg,
+		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth,
 	})
 
 	hs := &http.Server{
