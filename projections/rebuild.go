@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -30,6 +31,48 @@ type Progress struct {
 	Rate float64 `json:"rate"`
 	// ETASeconds estimates the seconds left at Rate.
 	ETASeconds float64 `json:"eta_seconds"`
+	// Percent is Done as a percentage of Total, from 0 to 100, rounded
+	// down to a tenth: an estimate, as Total is.
+	Percent float64 `json:"percent"`
+}
+
+// rebuildLogEvery is the interval of an online rebuild's progress lines.
+const rebuildLogEvery = 5 * time.Second
+
+// progressLog spaces out a rebuild's progress lines: one per projection
+// every interval, none before the first interval has passed.
+type progressLog struct {
+	every time.Duration
+	start time.Time
+	last  map[string]time.Time
+}
+
+func newProgressLog(every time.Duration, start time.Time) *progressLog {
+	return &progressLog{every: every, start: start, last: map[string]time.Time{}}
+}
+
+// due reports whether p deserves a line at now, and if so counts it as
+// printed. The first progress (nothing replayed) and the last (shown by
+// "rebuild done" with its duration) never do.
+func (l *progressLog) due(p Progress, now time.Time) bool {
+	if p.Done == 0 || p.Done >= p.Total {
+		return false
+	}
+	last, ok := l.last[p.Projection]
+	if !ok {
+		last = l.start
+	}
+	if now.Sub(last) < l.every {
+		return false
+	}
+	l.last[p.Projection] = now
+	return true
+}
+
+// progressAttrs are the log attributes of a rebuild's progress.
+func progressAttrs(p Progress) []any {
+	return []any{"done", p.Done, "total", p.Total, "percent", p.Percent,
+		"rate", int(p.Rate), "eta_seconds", int(p.ETASeconds)}
 }
 
 // tracker accumulates a rebuild's progress; guarded by its runner's mu.
@@ -58,6 +101,9 @@ func (t *tracker) progress(name string, now time.Time) Progress {
 	}
 	if p.Rate > 0 {
 		p.ETASeconds = float64(t.total-t.done) / p.Rate
+	}
+	if t.total > 0 {
+		p.Percent = math.Floor(1000*float64(t.done)/float64(t.total)) / 10
 	}
 	return p
 }
@@ -112,7 +158,17 @@ func (m *Manager) runRebuilds(ctx context.Context) {
 			return
 		case targets := <-m.rebuilds:
 			wg.Go(func() {
-				errs := rebuild(ctx, targets, nil)
+				lines := newProgressLog(rebuildLogEvery, m.now())
+				errs := rebuild(ctx, targets, func(p Progress) {
+					if !lines.due(p, m.now()) {
+						return
+					}
+					for _, r := range targets {
+						if r.p.Name() == p.Projection {
+							r.logger.Info("rebuild progress", progressAttrs(p)...)
+						}
+					}
+				})
 				for i, r := range targets {
 					r.mu.Lock()
 					r.rebuild = nil
@@ -204,10 +260,24 @@ func rebuild(ctx context.Context, runners []*runner, progress func(Progress)) []
 			errs[i] = fmt.Errorf("rebuild: %w", sh.err)
 			if ctx.Err() == nil { // at shutdown, leave them to Open
 				sh.drop(ctx)
+			} else {
+				sh.interrupted()
 			}
 		}
 	}
 	return errs
+}
+
+// interrupted logs where a rebuild stopped when its ctx ended (SIGTERM):
+// the live tables stay as they were, and the next Open drops the shadow.
+func (sh *shadow) interrupted() {
+	r := sh.r
+	r.mu.Lock()
+	p := sh.tr.progress(r.p.Name(), r.now())
+	r.mu.Unlock()
+	r.logger.Warn("rebuild interrupted: the live tables are unchanged; start the rebuild again",
+		append([]any{"tables", sh.tables.Prefix, logPosition, sh.pos, "duration", r.now().Sub(sh.tr.start)},
+			progressAttrs(p)...)...)
 }
 
 // newShadow creates the tables of r's next generation, fresh.
@@ -257,7 +327,7 @@ func (sh *shadow) apply(ctx context.Context, b *batch, progress func(Progress)) 
 	return nil
 }
 
-func (sh *shadow) report(ctx context.Context, read int, progress func(Progress)) {
+func (sh *shadow) report(ctx context.Context, read int, progress func(Progress)) Progress {
 	r := sh.r
 	head, _ := r.store.Head(ctx) // for the estimate only
 	r.mu.Lock()
@@ -267,6 +337,7 @@ func (sh *shadow) report(ctx context.Context, read int, progress func(Progress))
 	if progress != nil {
 		progress(p)
 	}
+	return p
 }
 
 // swap makes the shadow tables live (see runner.swap) and drops the
@@ -278,11 +349,12 @@ func (sh *shadow) swap(ctx context.Context, progress func(Progress)) error {
 		return fmt.Errorf("swap: %w", err)
 	}
 	sh.pos = r.checkpoint().Position
-	sh.report(ctx, tail, progress)
+	p := sh.report(ctx, tail, progress)
 	if err := r.db.inTx(ctx, nil, func(tx *sql.Tx) error { return dropTables(ctx, tx, generationOf(old.prefix())) }); err != nil {
 		r.logger.Warn("could not drop the replaced tables; the next start will", logErr, err)
 	}
-	r.logger.Info("rebuild done", "tables", sh.tables.Prefix, logPosition, sh.pos)
+	r.logger.Info("rebuild done", "tables", sh.tables.Prefix, logPosition, sh.pos,
+		"events", p.Done, "duration", r.now().Sub(sh.tr.start))
 	return nil
 }
 

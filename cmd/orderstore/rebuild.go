@@ -58,16 +58,22 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 
-	show := progressPrinter(stderr, logger.Info)
+	pp := newProgressPrinter(stderr, logger.Info)
 	start := time.Now()
-	err = projections.RebuildOffline(ctx, c.data, store, []string{*name}, show)
+	err = projections.RebuildOffline(ctx, c.data, store, []string{*name}, pp.show)
+	took := time.Since(start)
 	if errors.Is(err, projections.ErrLocked) {
 		return inUse(c.data, *name, getenv)
+	}
+	if err != nil && ctx.Err() != nil {
+		pp.finish("rebuild interrupted", took)
+		return fmt.Errorf("rebuild %s interrupted after %s: the read models are unchanged; run it again", *name, took.Round(time.Millisecond))
 	}
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", *name, err)
 	}
-	fmt.Fprintf(stdout, "rebuilt %s in %s\n", *name, time.Since(start).Round(time.Millisecond))
+	pp.finish("rebuild done", took)
+	fmt.Fprintf(stdout, "rebuilt %s in %s\n", *name, took.Round(time.Millisecond))
 	return nil
 }
 
@@ -86,30 +92,69 @@ func inUse(dir, name string, getenv func(string) string) error {
 		"(at that service's --addr, with an admin token if it requires one)", dir, addr, url.PathEscape(name))
 }
 
-// progressPrinter shows progress on one rewritten line on a terminal, and
-// as a log line every few seconds otherwise.
-func progressPrinter(w io.Writer, logf func(msg string, args ...any)) func(projections.Progress) {
+// progressPrinter shows an offline rebuild's progress: one rewritten line
+// on a terminal, a log line every few seconds otherwise, and at the end one
+// line per projection with the duration. The first progress (nothing
+// replayed: no rate, no ETA) and the last (the end's line says it) are
+// not shown as progress.
+type progressPrinter struct {
+	w       io.Writer
+	tty     bool
+	logf    func(msg string, args ...any)
+	every   time.Duration
+	last    time.Time // of the last log line
+	pending bool      // a terminal line waits for its newline
+	order   []string
+	latest  map[string]projections.Progress
+}
+
+func newProgressPrinter(w io.Writer, logf func(msg string, args ...any)) *progressPrinter {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	var last time.Time
-	return func(p projections.Progress) {
-		done := p.Total > 0 && p.Done >= p.Total
-		if tty {
-			fmt.Fprintf(w, "\r%-10s %d/%d events  %.0f events/s  ETA %s   ", p.Projection, p.Done, p.Total, p.Rate,
-				(time.Duration(p.ETASeconds * float64(time.Second))).Round(time.Second))
-			if done {
-				fmt.Fprintln(w)
-			}
-			return
+	return &progressPrinter{w: w, tty: tty, logf: logf, every: 2 * time.Second, last: time.Now(),
+		latest: map[string]projections.Progress{}}
+}
+
+// show is RebuildOffline's progress callback.
+func (pp *progressPrinter) show(p projections.Progress) {
+	if _, ok := pp.latest[p.Projection]; !ok {
+		pp.order = append(pp.order, p.Projection)
+	}
+	pp.latest[p.Projection] = p
+	if p.Done == 0 || p.Done >= p.Total {
+		return
+	}
+	if pp.tty {
+		fmt.Fprintf(pp.w, "\r%-10s %5.1f%%  %d/%d events  %.0f events/s  ETA %s   ", p.Projection, p.Percent,
+			p.Done, p.Total, p.Rate, (time.Duration(p.ETASeconds * float64(time.Second))).Round(time.Second))
+		pp.pending = true
+		return
+	}
+	if time.Since(pp.last) >= pp.every {
+		pp.last = time.Now()
+		pp.logf("rebuild progress", "projection", p.Projection, "done", p.Done, "total", p.Total,
+			"percent", p.Percent, "rate", int(p.Rate), "eta_seconds", int(p.ETASeconds))
+	}
+}
+
+// finish prints msg once for each projection, with where it ended and
+// the time the rebuild took.
+func (pp *progressPrinter) finish(msg string, took time.Duration) {
+	if pp.pending {
+		fmt.Fprintln(pp.w)
+		pp.pending = false
+	}
+	for _, name := range pp.order {
+		p := pp.latest[name]
+		rate := 0
+		if took > 0 {
+			rate = int(float64(p.Done) / took.Seconds())
 		}
-		if done || time.Since(last) >= 2*time.Second {
-			last = time.Now()
-			logf("rebuild progress", "projection", p.Projection, "done", p.Done, "total", p.Total,
-				"rate", int(p.Rate), "eta_seconds", int(p.ETASeconds))
-		}
+		pp.logf(msg, "projection", name, "events", p.Done, "total", p.Total, "percent", p.Percent,
+			"duration", took.Round(time.Millisecond), "rate", rate)
 	}
 }
