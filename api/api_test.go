@@ -154,17 +154,23 @@ func (r response) json(t testing.TB) map[string]any {
 // headers come in name, value pairs.
 func (e *env) do(method, path string, body any, headers ...string) response {
 	e.t.Helper()
-	var rd io.Reader
+	var (
+		rd   io.Reader
+		sent []byte
+	)
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		sent = []byte(b)
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		rd = bytes.NewReader(raw)
+		sent = raw
+	}
+	if sent != nil {
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	if err != nil {
@@ -185,7 +191,18 @@ func (e *env) do(method, path string, body any, headers ...string) response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: raw}
+	r := response{status: res.StatusCode, header: res.Header, body: raw}
+	e.check(req, sent, r)
+	return r
+}
+
+// check validates an exchange against the served OpenAPI document (see
+// api.Contract): every test that sends a request through env checks the
+// answer it gets.
+func (e *env) check(req *http.Request, sent []byte, r response) {
+	e.t.Helper()
+	api.LoadContract(e.t).Check(e.t, api.Exchange{Request: req, RequestBody: sent,
+		Status: r.status, Header: r.header, Body: r.body})
 }
 
 // expect checks the status; for errors also the problem+json shape.

@@ -233,14 +233,17 @@ func TestHostileRequests(t *testing.T) {
 		handler := e.srv.Config.Handler
 		for _, tc := range raw {
 			t.Run(tc.name, func(t *testing.T) {
-				req := httptest.NewRequestWithContext(t.Context(), tc.method, tc.path, strings.NewReader(`{"amount":2500,"payment_ref":"p"}`))
+				const body = `{"amount":2500,"payment_ref":"p"}`
+				req := httptest.NewRequestWithContext(t.Context(), tc.method, tc.path, strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header[http.CanonicalHeaderKey(tc.headers[0])] = []string{tc.headers[1]}
 				rec := httptest.NewRecorder()
 				handler.ServeHTTP(rec, req)
 				e := *e
 				e.t = t
-				e.checkHostile(tc, response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()})
+				r := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+				e.check(req, []byte(body), r)
+				e.checkHostile(tc, r)
 				if n := logLen(); n != before {
 					t.Fatalf("the request wrote: the log has %d events, had %d", n, before)
 				}

@@ -137,7 +137,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	if p.Title == "" {
 		p.Title = http.StatusText(p.Status)
 	}
-	p.Instance = r.URL.Path
+	// Escaped: instance is a URI reference (RFC 9457 §3.1.5), and a path
+	// the API refuses may hold any byte.
+	p.Instance = r.URL.EscapedPath()
 	p.CorrelationID = w.Header().Get(headerCorrelationID)
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
