@@ -28,6 +28,10 @@ const (
 	// caBundle is the host's CA bundle, copied into the image when present:
 	// the image is FROM scratch and nothing can be pulled to get one.
 	caBundle = "/etc/ssl/certs/ca-certificates.crt"
+	// prebuiltDockerfile makes the image from a binary built on the host;
+	// the default Dockerfile builds it from source in the Go image, which
+	// cannot be pulled here (see dockerfile_test.go).
+	prebuiltDockerfile = "Dockerfile.prebuilt"
 )
 
 // built is the orderstore image of this run: built by the first test that
@@ -56,9 +60,10 @@ func orderstoreImage(t *testing.T, p *dockertest.Pool) (repository, tag string) 
 }
 
 // buildImage does what integration/build-image.sh does, in a temporary
-// build context: a static binary for the daemon's architecture, the
-// repository's Dockerfile and .dockerignore, then BuildImage (not
-// BuildAndRunWithBuildOptions, which names the image after the container).
+// build context: a static binary for the daemon's architecture and
+// Dockerfile.prebuilt (nothing to pull: the default Dockerfile needs the
+// Go image), then BuildImage (not BuildAndRunWithBuildOptions, which
+// names the image after the container).
 func buildImage(p *dockertest.Pool) (image string, err error) {
 	root, err := filepath.Abs("..") // go test runs in the package directory
 	if err != nil {
@@ -69,18 +74,16 @@ func buildImage(p *dockertest.Pool) (image string, err error) {
 		return "", err
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
-	for _, d := range []string{"bin/data", "bin/rootfs"} {
+	for _, d := range []string{"data", "rootfs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return "", err
 		}
 	}
-	for _, f := range []string{"Dockerfile", ".dockerignore"} {
-		if err := copyFile(filepath.Join(root, f), filepath.Join(dir, f)); err != nil {
-			return "", err
-		}
+	if err := copyFile(filepath.Join(root, prebuiltDockerfile), filepath.Join(dir, "Dockerfile")); err != nil {
+		return "", err
 	}
 	if _, err := os.Stat(caBundle); err == nil {
-		if err := copyFile(caBundle, filepath.Join(dir, "bin/rootfs", caBundle)); err != nil {
+		if err := copyFile(caBundle, filepath.Join(dir, "rootfs", caBundle)); err != nil {
 			return "", err
 		}
 	}
@@ -91,7 +94,7 @@ func buildImage(p *dockertest.Pool) (image string, err error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, "bin", "orderstore"), "./cmd/orderstore")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, "orderstore"), "./cmd/orderstore")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
