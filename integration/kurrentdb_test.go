@@ -16,15 +16,24 @@ import (
 )
 
 // defaultKurrentDBImage is the KurrentDB image the tests use unless
-// ORDERSTORE_KURRENTDB_IMAGE names another.
-const defaultKurrentDBImage = "kurrentplatform/kurrentdb:26.1.1"
+// ORDERSTORE_KURRENTDB_IMAGE names another: the one KurrentDB's
+// documentation names, and docker-compose.yml's default (a test checks
+// they agree). On arm64 see docs/docker.md.
+const defaultKurrentDBImage = "docker.kurrent.io/kurrent-latest/kurrentdb:25.1"
 
+// kurrentDBImage is ORDERSTORE_KURRENTDB_IMAGE, else KURRENTDB_IMAGE (which
+// docker-compose.yml reads: one setting serves both), else the default.
 func kurrentDBImage() string {
-	if image := os.Getenv("ORDERSTORE_KURRENTDB_IMAGE"); image != "" {
-		return image
+	for _, env := range []string{"ORDERSTORE_KURRENTDB_IMAGE", "KURRENTDB_IMAGE"} {
+		if image := os.Getenv(env); image != "" {
+			return image
+		}
 	}
 	return defaultKurrentDBImage
 }
+
+// kurrentDBPort serves KurrentDB's gRPC and HTTP.
+const kurrentDBPort = "2113/tcp"
 
 // servePrefixes are the stream prefixes cmd/orderstore/serve.go opens the
 // adapter with: the service's view of a shared $all.
@@ -38,7 +47,7 @@ func startKurrentDB(t *testing.T, env ...string) string {
 	t.Helper()
 	image := kurrentDBImage()
 	howTo := fmt.Sprintf("run `docker pull %s && go test -count=1 -run KurrentDB -v ./integration/` "+
-		"(or set ORDERSTORE_KURRENTDB_IMAGE to a KurrentDB image you have)", image)
+		"(or set ORDERSTORE_KURRENTDB_IMAGE or KURRENTDB_IMAGE to a KurrentDB image you have)", image)
 	if pool == nil {
 		t.Skipf("needs a Docker daemon (%v) and the image %s: start Docker or point DOCKER_HOST at one, then %s",
 			poolErr, image, howTo)
@@ -50,13 +59,17 @@ func startKurrentDB(t *testing.T, env ...string) string {
 		Repository: repository,
 		Tag:        tag,
 		Networks:   []*dockertest.Network{newNetwork(t, p)},
+		// Declared, not left to the image's EXPOSE: GetHostPort below
+		// needs 2113 published whatever image ORDERSTORE_KURRENTDB_IMAGE
+		// names.
+		ExposedPorts: []string{kurrentDBPort},
 		Env: append([]string{
 			"KURRENTDB_INSECURE=true", // no TLS, no auth: the client needs tls=false
 			"KURRENTDB_CLUSTER_SIZE=1",
 			"KURRENTDB_RUN_PROJECTIONS=None",
 		}, env...),
 	})
-	url := "esdb://" + r.GetHostPort("2113/tcp") + "?tls=false"
+	url := "esdb://" + r.GetHostPort(kurrentDBPort) + "?tls=false"
 	if err := p.Retry(func() error { return probe(t, url) }); err != nil {
 		t.Fatalf("KurrentDB at %s never became ready: %v\n%s", url, err, containerLogs(p, r))
 	}
