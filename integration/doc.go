@@ -6,7 +6,7 @@
 // daemon every test skips, saying so; a test whose image is not present
 // locally skips and tells how to get it, for example:
 //
-//	docker pull kurrentplatform/kurrentdb:26.1.1
+//	docker pull docker.kurrent.io/kurrent-latest/kurrentdb:25.1
 //	go test ./integration/ -run KurrentDB -v
 //
 // Containers, networks and volumes a test creates are removed when it ends,
