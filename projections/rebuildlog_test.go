@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,6 +111,39 @@ func TestManager_RebuildLogsDuration(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An online rebuild of more than one batch logs its progress, with the
+// percentage, every rebuildLogEvery of its clock.
+func TestManager_RebuildLogsProgress(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	if err := writeConcurrently(t.Context(), s, 7, 4, 3*pageSize, nil); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := s.Head(t.Context())
+	// Each reading of the clock is an interval later: every progress
+	// between the first and the last is due.
+	var ticks atomic.Int64
+	t0 := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * rebuildLogEvery) }
+	var logs logBuffer
+	m, _ := start(t, dir, s, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clock})
+	waitAll(t, m, head)
+	if err := m.Rebuild(stock.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, m, stock.Name, rebuilt)
+	lines := logs.lines("rebuild progress", stock.Name)
+	if len(lines) == 0 {
+		t.Fatalf("no progress lines for a rebuild of %d events:\n%s", countEvents(t, s), logs.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, " percent=") || strings.Contains(l, " done=0 ") {
+			t.Errorf("progress line %q: want a percent, and done > 0", l)
+		}
+	}
 }
 
 // A rebuild cut off by the end of its ctx (SIGTERM) logs that it was
