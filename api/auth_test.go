@@ -192,6 +192,7 @@ func checkAccess(t *testing.T, s *Server, method, path, key string, open bool, s
 		}
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, req)
+		LoadContract(t).Check(t, Exchange{Request: req, Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()})
 		return rec
 	}
 	passed := func(who string, rec *httptest.ResponseRecorder) {
@@ -286,6 +287,7 @@ func TestAuth_Actor(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		LoadContract(t).Check(t, Exchange{Request: req, RequestBody: []byte(body), Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()})
 		return rec
 	}
 	place := `{"id":"o-actor","customer_id":"c","currency":"EUR","lines":[{"sku":"S","quantity":1,"unit_price":100}]}`
@@ -349,6 +351,7 @@ func TestAuth_Off(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		LoadContract(t).Check(t, Exchange{Request: req, Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()})
 		if rec.Code != http.StatusOK {
 			t.Errorf("GET /stock with %q and no tokens: %d %s", auth, rec.Code, rec.Body)
 		}
