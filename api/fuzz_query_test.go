@@ -22,7 +22,8 @@ import (
 // version, min_position) and headers (If-Match, Idempotency-Key,
 // X-Correlation-ID) to the routes that read them. The API must not panic or
 // answer 5xx (except the documented 503 projection_behind, for a
-// min_position the log has not reached), must answer errors as
+// min_position up to the head that the read model has not reached within
+// the 1 ms wait; one beyond the head is a 409), must answer errors as
 // problem+json, and must echo a correlation ID only if it is a sane token.
 //
 //	go test -run '^$' -fuzz FuzzQueryAndHeaders -fuzztime 60s ./api/
