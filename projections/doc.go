@@ -1,5 +1,5 @@
 // Package projections turns the global event log ($all) into read models,
-// stock and analytics, and serves them.
+// stock, analytics and the order list (orders), and serves them.
 //
 // # Running
 //
@@ -13,8 +13,8 @@
 // skipped, so at-least-once delivery and crashes never count an event twice
 // nor skip one.
 //
-// Both projections follow orders through their lifecycle, so each keeps the
-// state of open orders in a table of its own. While replaying history, a
+// Every projection follows orders through their lifecycle, so each keeps
+// the state of open orders in a table of its own. While replaying history, a
 // projection also keeps a bounded write-through cache of that table in
 // memory (8 MiB, some 40,000 orders): a transaction reads back from the
 // table only orders the cache lacks, and a rebuild into fresh tables reads
@@ -26,7 +26,7 @@
 // (skipped_events). An event a projection cannot apply (a malformed payload,
 // an order event that does not fit the order's state) stops that projection
 // in state failed, with the error and the event's position in its status,
-// right after committing the events before it; the other projection goes
+// right after committing the events before it; the other projections go
 // on. A rebuild or a restart retries.
 //
 // # Positions and the store's identity

@@ -10,6 +10,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/eventstore/storetest"
+	"github.com/orderstore/orderstore/projections/orderlist"
 )
 
 // opener opens the event store kept in dir and closes it at cleanup.
@@ -188,8 +189,9 @@ func status(tb testing.TB, m *Manager, name string) Status {
 // rebuilt reports whether a rebuild has finished.
 func rebuilt(s Status) bool { return s.State != StateRebuilding }
 
-// readModels returns the JSON of both read models, as the API would
-// encode them, and checks that they reflect the same position.
+// readModels returns the JSON of every read model (the order list read
+// page by page), as the API would encode them, and checks that they
+// reflect the same position.
 func readModels(tb testing.TB, m *Manager) string {
 	tb.Helper()
 	items, p1, err := m.Stock(tb.Context())
@@ -200,10 +202,26 @@ func readModels(tb testing.TB, m *Manager) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	orders := []orderlist.Summary{}
+	f := orderlist.Filter{Limit: 1000}
+	for {
+		page, p3, err := m.Orders(tb.Context(), f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if p3 != p1 {
+			tb.Fatalf("stock at %d, order list at %d", p1, p3)
+		}
+		if len(page.Orders) == 0 {
+			break
+		}
+		orders, f.After = append(orders, page.Orders...), page.Next
+	}
 	if p1 != p2 {
 		tb.Fatalf("stock at %d, analytics at %d", p1, p2)
 	}
-	b, err := json.MarshalIndent(map[string]any{"position": p1, "stock": map[string]any{"items": items}, "analytics": report}, "", " ")
+	b, err := json.MarshalIndent(map[string]any{"position": p1, "stock": map[string]any{"items": items}, "analytics": report,
+		"orders": orders}, "", " ")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,11 +6,12 @@ import (
 
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/internal/readmodel"
+	"github.com/orderstore/orderstore/projections/orderlist"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
-// projection is what the runner needs of a read model; stock.Projection
-// and analytics.Projection implement it.
+// projection is what the runner needs of a read model; stock.Projection,
+// analytics.Projection and orderlist.Projection implement it.
 type projection interface {
 	// Name identifies the projection in checkpoints, status and table names.
 	Name() string
@@ -32,10 +33,13 @@ type projection interface {
 var (
 	_ projection = stock.Projection{}
 	_ projection = analytics.Projection{}
+	_ projection = orderlist.Projection{}
 )
 
 // builtin returns the projections a Manager runs.
-func builtin() []projection { return []projection{stock.Projection{}, analytics.Projection{}} }
+func builtin() []projection {
+	return []projection{stock.Projection{}, analytics.Projection{}, orderlist.Projection{}}
+}
 
 // State is the state of a projection.
 type State string

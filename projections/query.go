@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/orderstore/orderstore/projections/analytics"
+	"github.com/orderstore/orderstore/projections/orderlist"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -20,6 +21,16 @@ func (m *Manager) Stock(ctx context.Context) (items []stock.Item, position uint6
 	return items, position, err
 }
 
+// StockPage returns up to limit (positive) SKUs' stock sorted after the
+// SKU after, and the position the read model reflects.
+func (m *Manager) StockPage(ctx context.Context, after string, limit int) (page stock.Page, position uint64, err error) {
+	position, err = m.query(ctx, stock.Name, func(tx *sql.Tx, prefix string) (err error) {
+		page, err = stock.ItemsAfter(ctx, tx, prefix, after, limit)
+		return err
+	})
+	return page, position, err
+}
+
 // StockItem returns the stock of sku and the position the read model
 // reflects. It fails with stock.ErrNotFound for a SKU that no receipt or
 // order line has named.
@@ -31,13 +42,30 @@ func (m *Manager) StockItem(ctx context.Context, sku string) (item stock.Item, p
 	return item, position, err
 }
 
-// Analytics returns the analytics report and the position it reflects.
+// Analytics returns the analytics report, with the daily figures of the
+// zero analytics.Window, and the position it reflects.
 func (m *Manager) Analytics(ctx context.Context) (report analytics.Report, position uint64, err error) {
+	return m.AnalyticsWindow(ctx, analytics.Window{})
+}
+
+// AnalyticsWindow returns the analytics report, with the daily figures of
+// the dates w selects, and the position it reflects.
+func (m *Manager) AnalyticsWindow(ctx context.Context, w analytics.Window) (report analytics.Report, position uint64, err error) {
 	position, err = m.query(ctx, analytics.Name, func(tx *sql.Tx, prefix string) (err error) {
-		report, err = analytics.Query(ctx, tx, prefix)
+		report, err = analytics.QueryWindow(ctx, tx, prefix, w)
 		return err
 	})
 	return report, position, err
+}
+
+// Orders returns the page of the order list that f selects and the
+// position the read model reflects.
+func (m *Manager) Orders(ctx context.Context, f orderlist.Filter) (page orderlist.Page, position uint64, err error) {
+	position, err = m.query(ctx, orderlist.Name, func(tx *sql.Tx, prefix string) (err error) {
+		page, err = orderlist.List(ctx, tx, prefix, f)
+		return err
+	})
+	return page, position, err
 }
 
 // query runs fn in one read transaction, a snapshot in which it reads the

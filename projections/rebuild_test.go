@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/orderstore/orderstore/projections/analytics"
+	"github.com/orderstore/orderstore/projections/orderlist"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -31,7 +32,7 @@ func offline(t *testing.T, m *Manager) string {
 		t.Fatal(err)
 	}
 	head, _ := m.store.Head(t.Context())
-	if n := countEvents(t, m.store); calls == 0 || last.Done != n || last.Total != n || last.Projection != analytics.Name {
+	if n := countEvents(t, m.store); calls == 0 || last.Done != n || last.Total != n || last.Projection != orderlist.Name {
 		t.Errorf("last progress = %+v after %d calls, want %d done of %d", last, calls, n, n)
 	}
 	rm, err := Open(fresh, m.store, Options{})
@@ -79,7 +80,7 @@ func TestManager_RebuildEqualsLive(t *testing.T) {
 		if err := m.Rebuild(all); err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{stock.Name, analytics.Name} {
+		for _, name := range []string{stock.Name, analytics.Name, orderlist.Name} {
 			st := waitStatus(t, m, name, rebuilt)
 			if st.State != StateLive || st.Position != head || st.Rebuild != nil || st.LastError != "" {
 				t.Errorf("%s after rebuild: %+v", name, st)
@@ -115,7 +116,7 @@ func TestManager_OnlineRebuildUnderWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		var swappedAt uint64
-		for _, name := range []string{stock.Name, analytics.Name} {
+		for _, name := range []string{stock.Name, analytics.Name, orderlist.Name} {
 			st := waitStatus(t, m, name, rebuilt)
 			swappedAt = max(swappedAt, st.Position)
 		}
@@ -128,7 +129,7 @@ func TestManager_OnlineRebuildUnderWrites(t *testing.T) {
 		}
 		head, _ := s.Head(t.Context())
 		waitAll(t, m, head)
-		for _, name := range []string{stock.Name, analytics.Name} {
+		for _, name := range []string{stock.Name, analytics.Name, orderlist.Name} {
 			if st := status(t, m, name); st.State != StateLive || st.LastError != "" || m.runner(name).checkpoint().Generation != 2 {
 				t.Errorf("%s: %+v", name, st)
 			}

@@ -123,8 +123,8 @@ func TestBench_AgainstServe(t *testing.T) {
 		}
 	}
 	p := rep.Projections
-	if !p.CaughtUp || len(p.Final) != 2 || len(p.AtEnd) != 2 {
-		t.Fatalf("projections: %+v, want both caught up", p)
+	if !p.CaughtUp || len(p.Final) != 3 || len(p.AtEnd) != 3 {
+		t.Fatalf("projections: %+v, want all three caught up", p)
 	}
 	for _, s := range p.Final {
 		if s.Position < p.Target {

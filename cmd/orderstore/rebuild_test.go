@@ -39,7 +39,7 @@ func TestRebuild_ProgressLines(t *testing.T) {
 	if strings.Contains(logs, "done=0 ") {
 		t.Errorf("progress before anything was replayed:\n%s", logs)
 	}
-	for _, name := range []string{"stock", "analytics"} {
+	for _, name := range []string{"stock", "analytics", "orders"} {
 		want := "msg=\"rebuild done\" projection=" + name + " events=5 total=5 percent=100 duration="
 		if n := strings.Count(logs, want); n != 1 {
 			t.Errorf("%d lines %q, want 1:\n%s", n, want, logs)

@@ -172,3 +172,64 @@ func TestProjection_TopSKUsLimit(t *testing.T) {
 		t.Errorf("top_skus = %+v", r.TopSKUs)
 	}
 }
+
+// TestQueryWindow checks the dates the daily figures cover.
+func TestQueryWindow(t *testing.T) {
+	t.Parallel()
+	date := func(s string) time.Time {
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Add(12 * time.Hour)
+	}
+	var given []recorded
+	for i, d := range []string{"2025-01-01", "2025-01-02", "2025-06-01", "2026-01-01", "2026-01-02"} {
+		given = append(given, placedIn(fmt.Sprintf("o%d", i), "EUR", date(d), line("A", 1, 1)))
+	}
+	db := readmodeltest.OpenDB(t, analytics.Projection{}.Schema(prefix))
+	if n, err := readmodeltest.Apply(t, db, analytics.Projection{}.Apply, prefix, readmodeltest.Events(t, given), 0); err != nil {
+		t.Fatalf("Apply = %d, %v", n, err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	for _, tt := range []struct {
+		w    analytics.Window
+		want string
+	}{
+		// 366 dates ending with the latest: 2025-01-02 through 2026-01-02.
+		{analytics.Window{}, "2025-01-02 2025-06-01 2026-01-01 2026-01-02"},
+		{analytics.Window{From: "2025-01-01"}, "2025-01-01 2025-01-02 2025-06-01 2026-01-01"},
+		{analytics.Window{To: "2026-01-01"}, "2025-01-01 2025-01-02 2025-06-01 2026-01-01"},
+		{analytics.Window{From: "2025-01-02", To: "2025-06-01"}, "2025-01-02 2025-06-01"},
+		{analytics.Window{From: "2025-06-02", To: "2025-12-31"}, ""},
+		{analytics.Window{From: "2027-01-01"}, ""},
+	} {
+		r, err := analytics.QueryWindow(t.Context(), tx, prefix, tt.w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dates []string
+		for _, d := range r.Daily {
+			dates = append(dates, d.Date)
+		}
+		if got := strings.Join(dates, " "); got != tt.want {
+			t.Errorf("%+v: daily dates %q, want %q", tt.w, got, tt.want)
+		}
+		if r.OrdersTotal != 5 {
+			t.Errorf("%+v: the window changed orders_total: %d", tt.w, r.OrdersTotal)
+		}
+	}
+	empty := readmodeltest.OpenDB(t, analytics.Projection{}.Schema(prefix))
+	etx, err := empty.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer etx.Rollback() //nolint:errcheck // read only
+	if r, err := analytics.QueryWindow(t.Context(), etx, prefix, analytics.Window{}); err != nil || len(r.Daily) != 0 || r.Daily == nil {
+		t.Errorf("empty: %+v, %v", r.Daily, err)
+	}
+}

@@ -16,7 +16,8 @@
 //     cancellation after payment shows as a refund.
 //   - top_skus ranks the lines of paid orders as they were at payment
 //     (whatever happened to the order afterwards, as with gross): quantity
-//     is the units sold, revenue = quantity × unit_price. Money of
+//     is the units sold, revenue = quantity × unit_price. Like gross, it
+//     counts orders refunded since: it is not net of refunds. Money of
 //     different currencies is never added up, so an entry is a (sku,
 //     currency) pair with a currency field. The first TopSKUs entries by
 //     quantity descending, then revenue descending, then sku and currency
@@ -24,7 +25,17 @@
 //     of all (not only the top) entries add up to gross.
 //   - daily has an entry per UTC date and currency: placed counts the
 //     orders placed that day (by placed_at), paid those paid that day (by
-//     paid_at) and revenue their amounts. Sorted by date then currency.
+//     paid_at) and revenue their amounts; like gross, a later refund
+//     reduces neither. Sorted by date then currency. A query returns the
+//     dates of a Window, at most MaxDays of them (by default those ending
+//     with the latest date), so that the answer stays bounded as the
+//     store ages; the tables keep every date.
+//
+// In short: gross, average_order_value, top_skus and daily record
+// payments when they are made and are never reduced; refunds record what
+// cancellations of paid orders gave back, when they did; net = gross −
+// refunds is the one figure net of refunds. Every figure follows from
+// the events alone, so a rebuild gives the same report.
 //
 // Every list is sorted and the revenue map is encoded with sorted keys, so
 // two read models built from the same events encode to the same bytes.

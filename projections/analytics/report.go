@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // TopSKUs is the number of entries of Report.TopSKUs.
@@ -65,8 +66,60 @@ type Day struct {
 	Currency string `json:"currency"`
 }
 
-// Query reads the report from the tables named with prefix.
+// MaxDays bounds the dates Report.Daily covers.
+const MaxDays = 366
+
+// Window selects the dates of Report.Daily: From through To, UTC dates
+// (YYYY-MM-DD), both included, at most MaxDays of them. Either may be
+// empty: To then defaults to From + MaxDays − 1 days, or, without From, to
+// the latest date with figures; From defaults to To − (MaxDays − 1) days.
+// The zero Window is the MaxDays dates ending with the latest one, which
+// is every date of a store younger than a year.
+type Window struct{ From, To string }
+
+// dates resolves w's defaults; ok is false when there is no date at all.
+func (w Window) dates(ctx context.Context, tx *sql.Tx, prefix string) (from, to string, ok bool, err error) {
+	const span = (MaxDays - 1) * 24 * time.Hour
+	shift := func(date string, d time.Duration) (string, error) {
+		t, err := time.Parse(time.DateOnly, date)
+		if err != nil {
+			return "", fmt.Errorf("window: %w", err)
+		}
+		return t.Add(d).Format(time.DateOnly), nil
+	}
+	from, to = w.From, w.To
+	if to == "" && from == "" {
+		var latest sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT max(date) FROM `+prefix+`daily`).Scan(&latest); err != nil {
+			return "", "", false, err
+		}
+		if !latest.Valid {
+			return "", "", false, nil
+		}
+		to = latest.String
+	}
+	if to == "" {
+		if to, err = shift(from, span); err != nil {
+			return "", "", false, err
+		}
+	}
+	if from == "" {
+		if from, err = shift(to, -span); err != nil {
+			return "", "", false, err
+		}
+	}
+	return from, to, true, nil
+}
+
+// Query reads the report from the tables named with prefix, with the
+// daily figures of the zero Window.
 func Query(ctx context.Context, tx *sql.Tx, prefix string) (Report, error) {
+	return QueryWindow(ctx, tx, prefix, Window{})
+}
+
+// QueryWindow reads the report from the tables named with prefix, with
+// the daily figures of the dates w selects.
+func QueryWindow(ctx context.Context, tx *sql.Tx, prefix string, w Window) (Report, error) {
 	r := Report{Revenue: map[string]Revenue{}, TopSKUs: []SKUSales{}, Daily: []Day{}}
 	err := each(ctx, tx, `SELECT status, orders FROM `+prefix+`status`, func(scan func(...any) error) error {
 		var (
@@ -125,23 +178,31 @@ func Query(ctx context.Context, tx *sql.Tx, prefix string) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("query analytics: %w", err)
 	}
-	err = each(ctx, tx, `SELECT date, currency, placed, paid, revenue FROM `+prefix+`daily ORDER BY date, currency`, func(scan func(...any) error) error {
+	from, to, ok, err := w.dates(ctx, tx, prefix)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("query analytics: %w", err)
+		}
+		return r, err
+	}
+	err = each(ctx, tx, `SELECT date, currency, placed, paid, revenue FROM `+prefix+`daily
+		WHERE date BETWEEN ? AND ? ORDER BY date, currency`, func(scan func(...any) error) error {
 		var d Day
 		if err := scan(&d.Date, &d.Currency, &d.Placed, &d.Paid, &d.Revenue); err != nil {
 			return err
 		}
 		r.Daily = append(r.Daily, d)
 		return nil
-	})
+	}, from, to)
 	if err != nil {
 		return Report{}, fmt.Errorf("query analytics: %w", err)
 	}
 	return r, nil
 }
 
-// each runs query and calls row for each result row.
-func each(ctx context.Context, tx *sql.Tx, query string, row func(scan func(...any) error) error) (err error) {
-	rows, err := tx.QueryContext(ctx, query)
+// each runs query with args and calls row for each result row.
+func each(ctx context.Context, tx *sql.Tx, query string, row func(scan func(...any) error) error, args ...any) (err error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,47 @@ func Items(ctx context.Context, tx *sql.Tx, prefix string) (_ []Item, err error)
 	return items, nil
 }
 
+// Page is a page of the stock items, for GET /stock.
+type Page struct {
+	// Items are sorted by SKU (byte order).
+	Items []Item
+	// Next is the SKU to give as the after of the next page, "" when this
+	// page is the last.
+	Next string
+}
+
+// ItemsAfter returns, from the tables named with prefix, up to limit
+// (positive) items whose SKU sorts after after (byte order; "" for the
+// first page). A SKU that first appears behind a reader's cursor is not
+// seen by that reader until it pages again from the start.
+func ItemsAfter(ctx context.Context, tx *sql.Tx, prefix, after string, limit int) (_ Page, err error) {
+	if limit <= 0 {
+		return Page{}, fmt.Errorf("query stock: limit %d is not positive", limit)
+	}
+	// One more than asked tells whether a next page exists.
+	rows, err := tx.QueryContext(ctx, selectItems+prefix+`items WHERE sku > ? ORDER BY sku LIMIT ?`, after, limit+1)
+	if err != nil {
+		return Page{}, fmt.Errorf("query stock: %w", err)
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	p := Page{Items: []Item{}}
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return Page{}, fmt.Errorf("query stock: %w", err)
+		}
+		if len(p.Items) == limit {
+			p.Next = p.Items[limit-1].SKU
+			break
+		}
+		p.Items = append(p.Items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("query stock: %w", err)
+	}
+	return p, nil
+}
+
 // Get returns the stock of sku from the tables named with prefix, or
 // ErrNotFound.
 func Get(ctx context.Context, tx *sql.Tx, prefix, sku string) (Item, error) {

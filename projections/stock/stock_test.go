@@ -180,3 +180,42 @@ func TestGet(t *testing.T) {
 		t.Errorf("Get(B) error = %v, want ErrNotFound", err)
 	}
 }
+
+func TestItemsAfter(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	if _, err := apply(t, db, decode(t, []recorded{received("C", 1), received("A", 1), received("B", 1), received("D", 1), received("E", 1)}), 0); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	var (
+		got   []string
+		after string
+		pages int
+	)
+	for {
+		p, err := stock.ItemsAfter(t.Context(), tx, prefix, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, it := range p.Items {
+			got = append(got, it.SKU)
+		}
+		if p.Next == "" {
+			break
+		}
+		after = p.Next
+	}
+	if strings.Join(got, ",") != "A,B,C,D,E" || pages != 3 {
+		t.Errorf("paged %v in %d pages", got, pages)
+	}
+	// A last page that is full still says it is the last.
+	if p, err := stock.ItemsAfter(t.Context(), tx, prefix, "C", 2); err != nil || len(p.Items) != 2 || p.Next != "" {
+		t.Errorf("ItemsAfter(C, 2) = %+v, %v", p, err)
+	}
+}
