@@ -14,6 +14,7 @@ import (
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/analytics"
+	"github.com/orderstore/orderstore/projections/orderlist"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -21,9 +22,10 @@ import (
 type ReadModels interface {
 	// WaitFor blocks until the projection has applied position.
 	WaitFor(ctx context.Context, name string, position uint64) error
-	Stock(ctx context.Context) ([]stock.Item, uint64, error)
+	StockPage(ctx context.Context, after string, limit int) (stock.Page, uint64, error)
 	StockItem(ctx context.Context, sku string) (stock.Item, uint64, error)
-	Analytics(ctx context.Context) (analytics.Report, uint64, error)
+	AnalyticsWindow(ctx context.Context, w analytics.Window) (analytics.Report, uint64, error)
+	Orders(ctx context.Context, f orderlist.Filter) (orderlist.Page, uint64, error)
 	Status(ctx context.Context) ([]projections.Status, error)
 	Rebuild(name string) error
 }
@@ -132,12 +134,21 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request, name string, 
 }
 
 func (s *Server) listStock(w http.ResponseWriter, r *http.Request) {
+	after, limit, err := stockPage(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.readModel(w, r, "stock", func(ctx context.Context) (any, uint64, error) {
-		items, pos, err := s.cfg.ReadModels.Stock(ctx)
-		if items == nil {
-			items = []stock.Item{}
+		page, pos, err := s.cfg.ReadModels.StockPage(ctx, after, limit)
+		out := map[string]any{"items": page.Items}
+		if page.Items == nil {
+			out["items"] = []stock.Item{}
 		}
-		return map[string]any{"items": items}, pos, err
+		if page.Next != "" {
+			out["next"] = page.Next
+		}
+		return out, pos, err
 	})
 }
 
@@ -148,8 +159,13 @@ func (s *Server) getStock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAnalytics(w http.ResponseWriter, r *http.Request) {
+	window, err := analyticsWindow(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.readModel(w, r, "analytics", func(ctx context.Context) (any, uint64, error) {
-		return s.cfg.ReadModels.Analytics(ctx)
+		return s.cfg.ReadModels.AnalyticsWindow(ctx, window)
 	})
 }
 

@@ -64,6 +64,11 @@ func TestReadModels(t *testing.T) {
 			t.Fatalf("beyond the head: %s", r.body)
 		}
 
+		r = e.expect(e.do("GET", "/orders?min_position="+pos, nil), 200)
+		if got := r.json(t)["orders"].([]any); len(got) != 2 {
+			t.Fatalf("GET /orders: %s", r.body)
+		}
+
 		r = e.expect(e.do("GET", "/projections", nil), 200)
 		var st struct {
 			Projections []struct {
@@ -73,11 +78,11 @@ func TestReadModels(t *testing.T) {
 				Lag         uint64
 			} `json:"projections"`
 		}
-		if err := json.Unmarshal(r.body, &st); err != nil || len(st.Projections) != 2 {
+		if err := json.Unmarshal(r.body, &st); err != nil || len(st.Projections) != 3 {
 			t.Fatalf("projections: %v %s", err, r.body)
 		}
-		// Both projections waited for pos, the last event: they are at
-		// the head, with nothing left to apply.
+		// Every projection waited for pos, the last event (the order list
+		// above): they are at the head, with nothing left to apply.
 		for _, p := range st.Projections {
 			if fmt.Sprint(p.Position) != pos || p.Head != p.Position || p.Lag != 0 {
 				t.Fatalf("projection %s at %d, head %d, lag %d; want at the head %s, lag 0: %s",

@@ -40,7 +40,7 @@ type Config struct {
 	Store eventstore.Store
 	// Orders executes commands; required.
 	Orders *orders.Service
-	// ReadModels serves the stock, analytics and projection routes; when
+	// ReadModels serves GET /orders, the stock, analytics and projection routes; when
 	// nil those routes answer 503.
 	ReadModels ReadModels
 	// Logger receives request logs; nil discards them.
@@ -107,6 +107,7 @@ func (s *Server) routes() *mux.Router {
 	r.Use(s.strictQuery)
 
 	r.HandleFunc("/orders", s.placeOrder).Methods(http.MethodPost)
+	r.HandleFunc("/orders", s.listOrders).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/events", s.getOrderEvents).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/lines", s.addLine).Methods(http.MethodPost)
