@@ -60,6 +60,7 @@ func FuzzRequests(f *testing.F) {
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		checkFuzzed(t, req, []byte(body), rec)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s with %q: %d %s", rt.method, target, body, rec.Code, rec.Body)
 		}
