@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orderstore/orderstore/projections/analytics"
+	"github.com/orderstore/orderstore/projections/orderlist"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -35,7 +36,7 @@ func BenchmarkRebuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range []string{stock.Name, analytics.Name, all} {
+	for _, name := range []string{stock.Name, analytics.Name, orderlist.Name, all} {
 		b.Run(name, func(b *testing.B) {
 			rm := b.TempDir()
 			var reading, rebuilding, cpu time.Duration
