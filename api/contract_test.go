@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,8 @@ type Contract struct {
 	// operations whose body is not ours to describe (see laxBody).
 	strict, lax validator.Validator
 	opts        []config.Option
+	// codes are the problem codes the document lists.
+	codes map[string]bool
 }
 
 // laxBody names the operations whose response body is checked without
@@ -106,6 +109,29 @@ func NewContract(spec []byte) (*Contract, error) {
 		opts:   append(opts, config.WithStrictMode()),
 	}
 	c.strict.SetDocument(doc) // for ValidateDocument
+	var raw struct {
+		Components struct {
+			Schemas struct {
+				Problem struct {
+					Properties struct {
+						Code struct {
+							Examples []string `json:"examples"`
+						} `json:"code"`
+					} `json:"properties"`
+				} `json:"Problem"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(spec, &raw); err != nil {
+		return nil, fmt.Errorf("problem codes: %w", err)
+	}
+	c.codes = map[string]bool{}
+	for _, code := range raw.Components.Schemas.Problem.Properties.Code.Examples {
+		c.codes[code] = true
+	}
+	if len(c.codes) == 0 {
+		return nil, errors.New("components.schemas.Problem.code lists no codes (examples)")
+	}
 	return c, nil
 }
 
@@ -132,13 +158,34 @@ func (c *Contract) Check(tb testing.TB, x Exchange) {
 // Violations lists every way x departs from the document, each naming the
 // operation, the status and where.
 func (c *Contract) Violations(x Exchange) []string {
+	return append(c.exchange(x), c.problemCode(x)...)
+}
+
+// problemCode checks that a problem's code is one the document lists
+// (Problem.code's examples): the list stays open to clients, as a closed
+// enum would not be, yet a new code cannot go undocumented.
+func (c *Contract) problemCode(x Exchange) []string {
+	if x.Header.Get("Content-Type") != "application/problem+json" {
+		return nil
+	}
+	var p struct {
+		Code *string `json:"code"`
+	}
+	if err := json.Unmarshal(x.Body, &p); err != nil || p.Code == nil || c.codes[*p.Code] {
+		return nil // a body that is no problem fails its schema
+	}
+	return []string{fmt.Sprintf("%s %s → %d: problem code %q is not among the codes of components.schemas.Problem.code",
+		x.Request.Method, x.Request.URL.EscapedPath(), x.Status, *p.Code)}
+}
+
+// exchange checks the status, headers and body of x, and its request.
+func (c *Contract) exchange(x Exchange) []string {
 	req := x.request()
 	res := x.response(req)
 	route, err := c.router.FindRoute(req)
-	var re *router.RouteError
 	switch {
 	case err == nil:
-	case errors.As(err, &re) && errors.Is(err, router.ErrMethodNotAllowed):
+	case errors.Is(err, router.ErrMethodNotAllowed):
 		// A documented path with a method it does not have.
 		return c.undocumented(x, req, res, http.StatusMethodNotAllowed, "MethodNotAllowed")
 	case errors.Is(err, router.ErrAmbiguousPath):
@@ -302,6 +349,9 @@ func TestContract_Catches(t *testing.T) {
 			want: []string{"PUT /orders/o-1/payment (no operation) → 200", "must answer 405"}},
 		{name: "unknown query parameter accepted", method: "GET", target: "/orders/o-1?verison=1", status: 200, header: orderHeader(), body: order,
 			want: []string{"(getOrder) → 200", "the document refuses this request", "verison"}},
+		{name: "undocumented problem code", method: "GET", target: "/orders/o-1", status: 404, header: problemHeader,
+			body: strings.Replace(string(problem(404)), `"code":"x"`, `"code":"no_such_code"`, 1),
+			want: []string{"GET /orders/o-1 → 404", `"no_such_code"`}},
 		{name: "HEAD with a body", method: "HEAD", target: "/orders/o-1", status: 200, header: orderHeader(), body: order,
 			want: []string{"HEAD /orders/{id} (getOrder) → 200", "must not include a body"}},
 	} {
