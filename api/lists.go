@@ -58,34 +58,36 @@ func queryDate(r *http.Request, name string) (string, error) {
 	return v, nil
 }
 
+// orderFilter reads the filters and paging parameters of GET /orders.
+func orderFilter(r *http.Request) (f orderlist.Filter, err error) {
+	if f.CustomerID, err = queryString(r, "customer_id"); err != nil {
+		return f, err
+	}
+	status, err := queryString(r, "status")
+	if err != nil {
+		return f, err
+	}
+	if f.Status = domain.Status(status); status != "" && !slices.Contains(orderStatuses, f.Status) {
+		names := make([]string, len(orderStatuses))
+		for i, st := range orderStatuses {
+			names[i] = string(st)
+		}
+		return f, &requestError{status: http.StatusBadRequest, code: "invalid_query", field: "status",
+			detail: fmt.Sprintf("query parameter status must be one of %s, not %q", strings.Join(names, ", "), status) +
+				suggestion(status, names)}
+	}
+	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	if err != nil {
+		return f, err
+	}
+	limit, err := queryInt(r, "limit", defaultOrdersLimit, 1, maxOrdersLimit)
+	f.After, f.Limit = uint64(after), int(limit)
+	return f, err
+}
+
 // listOrders answers GET /orders from the order list read model.
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
-	var f orderlist.Filter
-	err := func() (err error) {
-		if f.CustomerID, err = queryString(r, "customer_id"); err != nil {
-			return err
-		}
-		status, err := queryString(r, "status")
-		if err != nil {
-			return err
-		}
-		if f.Status = domain.Status(status); status != "" && !slices.Contains(orderStatuses, f.Status) {
-			names := make([]string, len(orderStatuses))
-			for i, st := range orderStatuses {
-				names[i] = string(st)
-			}
-			return &requestError{status: http.StatusBadRequest, code: "invalid_query", field: "status",
-				detail: fmt.Sprintf("query parameter status must be one of %s, not %q", strings.Join(names, ", "), status) +
-					suggestion(status, names)}
-		}
-		after, err := queryInt(r, "after", 0, 0, 1<<62)
-		if err != nil {
-			return err
-		}
-		limit, err := queryInt(r, "limit", defaultOrdersLimit, 1, maxOrdersLimit)
-		f.After, f.Limit = uint64(after), int(limit)
-		return err
-	}()
+	f, err := orderFilter(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
