@@ -47,8 +47,9 @@ type Contract struct {
 	// operation whose body is not ours to describe (see laxOperation).
 	strict, lax validator.Validator
 	opts        []config.Option
-	// codes are the problem codes the document lists.
-	codes map[string]bool
+	// codes are the problem codes the document lists; types the event
+	// types whose data it describes.
+	codes, types map[string]bool
 }
 
 // laxOperation is the operation whose response body is checked without
@@ -61,8 +62,8 @@ const laxOperation = "getOpenAPI"
 // eventData is the instance path strict mode does not check: an event's
 // data is checked by the schema of its type (components.schemas.<type>Data,
 // closed with additionalProperties: false: a payload is versioned by
-// metadata.schema, not extended in place); the data of a type the document
-// does not list is an object.
+// metadata.schema, not extended in place), and an event of a type the
+// document does not describe fails eventTypes.
 const eventData = "$.body.events[*].data.*"
 
 // contractOnce builds the Contract once per test binary: building compiles
@@ -115,6 +116,17 @@ func NewContract(spec []byte) (*Contract, error) {
 	var raw struct {
 		Components struct {
 			Schemas struct {
+				Event struct {
+					AllOf []struct {
+						If struct {
+							Properties struct {
+								Type struct {
+									Const string `json:"const"`
+								} `json:"type"`
+							} `json:"properties"`
+						} `json:"if"`
+					} `json:"allOf"`
+				} `json:"Event"`
 				Problem struct {
 					Properties struct {
 						Code struct {
@@ -134,6 +146,10 @@ func NewContract(spec []byte) (*Contract, error) {
 	}
 	if len(c.codes) == 0 {
 		return nil, errors.New("components.schemas.Problem.code lists no codes (examples)")
+	}
+	c.types = map[string]bool{}
+	for _, t := range raw.Components.Schemas.Event.AllOf {
+		c.types[t.If.Properties.Type.Const] = true
 	}
 	return c, nil
 }
@@ -161,7 +177,32 @@ func (c *Contract) Check(tb testing.TB, x Exchange) {
 // Violations lists every way x departs from the document, each naming the
 // operation, the status and where.
 func (c *Contract) Violations(x Exchange) []string {
-	return append(c.exchange(x), c.problemCode(x)...)
+	return slices.Concat(c.exchange(x), c.problemCode(x), c.eventTypes(x))
+}
+
+// eventTypes checks that the events of an answer are of the types the
+// document describes (the Event schema's if/then per type): the data of
+// another type would go unchecked.
+func (c *Contract) eventTypes(x Exchange) []string {
+	if x.Header.Get("Content-Type") != "application/json" {
+		return nil
+	}
+	var page struct {
+		Events []struct {
+			Type string `json:"type"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(x.Body, &page); err != nil {
+		return nil
+	}
+	var out []string
+	for i, ev := range page.Events {
+		if !c.types[ev.Type] {
+			out = append(out, fmt.Sprintf("%s %s → %d: $.body.events[%d].type: event type %q has no data schema in the Event schema's allOf",
+				x.Request.Method, x.Request.URL.EscapedPath(), x.Status, i, ev.Type))
+		}
+	}
+	return out
 }
 
 // problemCode checks that a problem's code is one the document lists
@@ -362,6 +403,9 @@ func TestContract_Catches(t *testing.T) {
 		{name: "undocumented event data field", method: "GET", target: "/orders/o-1/events", status: 200, header: jsonHeader,
 			body: `{"events":[{"id":"6f1d3c52-8a0e-4b7e-9d51-2c4a7f0e9b13","position":1,"stream":"order-o-1","version":0,"type":"OrderLineRemoved","data":{"sku":"S","colour":"red"},"metadata":{},"recorded_at":"2026-01-02T03:04:05Z"}]}`,
 			want: []string{"(getOrderEvents) → 200", "colour"}},
+		{name: "undocumented event type", method: "GET", target: "/orders/o-1/events", status: 200, header: jsonHeader,
+			body: `{"events":[{"id":"6f1d3c52-8a0e-4b7e-9d51-2c4a7f0e9b13","position":1,"stream":"order-o-1","version":0,"type":"OrderTeleported","data":{"to":"Mars"},"metadata":{},"recorded_at":"2026-01-02T03:04:05Z"}]}`,
+			want: []string{"GET /orders/o-1/events → 200", "$.body.events[0].type", `"OrderTeleported"`}},
 		{name: "HEAD with a body", method: "HEAD", target: "/orders/o-1", status: 200, header: orderHeader(), body: order,
 			want: []string{"HEAD /orders/{id} (getOrder) → 200", "must not include a body"}},
 	} {
