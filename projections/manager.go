@@ -117,7 +117,8 @@ func (m *Manager) prepare(ctx context.Context, p projection) (cp checkpoint, res
 			if err := dropTables(ctx, tx, generationOf(cp.prefix())); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, p.Schema(cp.prefix())); err != nil {
+			// These tables serve while Run fills them: indexes at once.
+			if _, err := tx.ExecContext(ctx, p.Schema(cp.prefix())+p.Indexes(cp.prefix())); err != nil {
 				return fmt.Errorf("create tables: %w", err)
 			}
 			if err := saveCheckpoint(ctx, tx, cp); err != nil {

@@ -23,6 +23,11 @@ type projection interface {
 	Handles(eventType string) bool
 	// Schema returns the DDL creating the tables named with prefix.
 	Schema(prefix string) string
+	// Indexes returns the DDL creating the secondary indexes of those
+	// tables, "" if none. A rebuild creates them after its replay: one
+	// index built over a full table costs less than one kept up to date
+	// row by row. Tables that serve while they fill get them at once.
+	Indexes(prefix string) string
 	// Apply applies events to the tables t within tx and returns
 	// len(events), or the index n of an event it cannot apply and why: tx
 	// then holds exactly the effects of events[:n] if n > 0, and must be

@@ -344,6 +344,16 @@ func (sh *shadow) report(ctx context.Context, read int, progress func(Progress))
 // tables they replace.
 func (sh *shadow) swap(ctx context.Context, progress func(Progress)) error {
 	r := sh.r
+	if ddl := r.p.Indexes(sh.tables.Prefix); ddl != "" {
+		// Not live yet: live batches do not wait for the index builds.
+		err := r.db.inTx(ctx, nil, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, ddl)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("create indexes: %w", err)
+		}
+	}
 	old, tail, err := r.swap(ctx, sh.tables, sh.generation, sh.pos, sh.skipped, sh.store)
 	if err != nil {
 		return fmt.Errorf("swap: %w", err)

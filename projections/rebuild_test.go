@@ -89,6 +89,7 @@ func TestManager_RebuildEqualsLive(t *testing.T) {
 				t.Errorf("%s generation %d after rebuild, want 2", name, gen)
 			}
 		}
+		wantIndexes(t, m)
 		if got := readModels(t, m); got != live {
 			t.Errorf("online rebuild differs from live: %s", diff(got, live))
 		}
@@ -140,4 +141,27 @@ func TestManager_OnlineRebuildUnderWrites(t *testing.T) {
 			t.Errorf("fresh offline rebuild differs from the online-rebuilt live read models: %s", diff(got, live))
 		}
 	})
+}
+
+// wantIndexes checks that the live tables of every projection have the
+// secondary indexes their Indexes names, which a rebuild creates last.
+func wantIndexes(t *testing.T, m *Manager) {
+	t.Helper()
+	for _, r := range m.runners {
+		prefix := r.checkpoint().prefix()
+		for _, stmt := range strings.Split(r.p.Indexes(prefix), ";") {
+			fields := strings.Fields(stmt)
+			if len(fields) < 3 {
+				continue
+			}
+			name := fields[2] // CREATE INDEX name ON …
+			var n int
+			if err := m.db.read.QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, name).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("%s: index %s missing after the rebuild", r.p.Name(), name)
+			}
+		}
+	}
 }

@@ -58,9 +58,15 @@ func (Projection) Schema(prefix string) string {
 	cancelled_at  TEXT,
 	cancel_reason TEXT    NOT NULL
 ) STRICT;
-CREATE INDEX ` + prefix + `list_customer ON ` + prefix + `list (customer_id, placed);
-CREATE INDEX ` + prefix + `list_status ON ` + prefix + `list (status, placed);
 ` + readmodel.OrdersSchema(prefix+"orders")
+}
+
+// Indexes returns the DDL of the indexes of the filters: a rebuild
+// creates them after its replay, which makes it about a fifth faster
+// than keeping them up to date order by order.
+func (Projection) Indexes(prefix string) string {
+	return `CREATE INDEX ` + prefix + `list_customer ON ` + prefix + `list (customer_id, placed);
+CREATE INDEX ` + prefix + `list_status ON ` + prefix + `list (status, placed);`
 }
 
 // Apply applies events, in position order, to the tables t within tx. If an

@@ -38,6 +38,9 @@ func (Projection) Handles(eventType string) bool {
 	return false
 }
 
+// Indexes returns "": the stock tables need no secondary index.
+func (Projection) Indexes(string) string { return "" }
+
 // Schema returns the DDL creating the projection's tables, named with
 // prefix.
 func (Projection) Schema(prefix string) string {
