@@ -188,8 +188,10 @@ func fieldNames(t reflect.Type) map[string]string {
 }
 
 // eachMember calls fn with each member name of raw, which must be valid
-// JSON, in order, with a number identifying the object it belongs to,
-// until fn returns false.
+// JSON (it has been decoded before), in order, with a number identifying
+// the object it belongs to, until fn returns false. It walks the bytes:
+// encoding/json's Decoder.Token allocates per token, and this walk ran
+// for every command (a third of the allocations of POST /orders).
 func eachMember(raw []byte, fn func(object int, name string) bool) {
 	type frame struct {
 		object  int // 0 for an array
@@ -199,37 +201,38 @@ func eachMember(raw []byte, fn func(object int, name string) bool) {
 		stack   []frame
 		objects int
 	)
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return // the end: raw has been decoded before
-		}
-		top := len(stack) - 1
-		if top >= 0 && stack[top].wantKey {
-			if name, ok := tok.(string); ok {
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '{':
+			objects++
+			stack = append(stack, frame{object: objects, wantKey: true})
+		case '[':
+			stack = append(stack, frame{})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			if top := len(stack) - 1; stack[top].object != 0 {
+				stack[top].wantKey = true
+			}
+		case '"':
+			end, escaped := i+1, false
+			for ; raw[end] != '"'; end++ {
+				if raw[end] == '\\' {
+					end++ // the escaped byte, '"' included
+					escaped = true
+				}
+			}
+			if top := len(stack) - 1; top >= 0 && stack[top].wantKey {
+				name := string(raw[i+1 : end])
+				if escaped {
+					_ = json.Unmarshal(raw[i:end+1], &name) //nolint:errcheck // valid JSON
+				}
 				if !fn(stack[top].object, name) {
 					return
 				}
 				stack[top].wantKey = false
-				continue
 			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			objects++
-			stack = append(stack, frame{object: objects, wantKey: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:top]
-		}
-		// A value ended: an object wants its next name.
-		if top := len(stack) - 1; top >= 0 && stack[top].object != 0 {
-			stack[top].wantKey = true
+			i = end
 		}
 	}
 }
