@@ -46,7 +46,7 @@ var (
 // tables.
 func apply(t *testing.T, given []recorded, size int) *sql.DB {
 	t.Helper()
-	db := readmodeltest.OpenDB(t, orderlist.Projection{}.Schema(prefix))
+	db := readmodeltest.OpenDB(t, orderlist.Projection{}.Schema(prefix)+orderlist.Projection{}.Indexes(prefix))
 	if n, err := readmodeltest.Apply(t, db, orderlist.Projection{}.Apply, prefix, readmodeltest.Events(t, given), size); err != nil {
 		t.Fatalf("Apply = %d, %v", n, err)
 	}
@@ -145,7 +145,7 @@ func TestProjection_ApplyRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			db := readmodeltest.OpenDB(t, orderlist.Projection{}.Schema(prefix))
+			db := readmodeltest.OpenDB(t, orderlist.Projection{}.Schema(prefix)+orderlist.Projection{}.Indexes(prefix))
 			n, err := readmodeltest.Apply(t, db, orderlist.Projection{}.Apply, prefix, readmodeltest.Events(t, tt.given), 0)
 			if n != tt.wantN || err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Apply = %d, %v; want %d, %q", n, err, tt.wantN, tt.wantErr)
