@@ -249,19 +249,20 @@ func checkAccess(t *testing.T, s *Server, method, path, key string, open bool, s
 	passed("every scope", send("bearer "+secrets["all"])) // the scheme is case-insensitive
 }
 
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
+// LockedBuffer is a log destination safe for the server's goroutines,
+// for the tests of both api and api_test.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -271,7 +272,7 @@ func (b *lockedBuffer) String() string {
 // request log and in the metadata of the events the request wrote.
 func TestAuth_Actor(t *testing.T) {
 	f := newAuthFixture(t)
-	var logs lockedBuffer
+	var logs LockedBuffer
 	cfg := f.cfg
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	h := New(cfg).Handler()

@@ -1,36 +1,16 @@
 package api_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/orderstore/orderstore/api"
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/orders"
 )
-
-// lockedBuffer is a log destination the handler goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // Health probes log at Debug: an orchestrator's probe every few seconds
 // must not fill the Info log; other requests still log at Info.
@@ -45,7 +25,7 @@ func TestRequestLog_ProbesAtDebug(t *testing.T) {
 		}
 	})
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
-		var logs lockedBuffer
+		var logs api.LockedBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))
 		srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: orders.New(store, orders.Options{}), Logger: logger}).Handler())
 		for _, path := range []string{"/healthz", "/readyz", "/orders/no-such-order"} {
