@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // syncBuffer is a goroutine-safe stderr that reports the address once the
@@ -242,30 +240,16 @@ func TestRebuild_InUseHint(t *testing.T) {
 	}
 }
 
-// startServe runs serve in the background and returns its base URL and a
-// function that stops it (as SIGTERM would) and returns run's error.
+// startServe runs serve on a loopback port in the background (on dir, if
+// not empty) and returns its base URL and a function that stops it (as
+// SIGTERM would) and returns run's error.
 func startServe(t *testing.T, dir string, env map[string]string) (string, func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	stderr := newSyncBuffer()
-	done := make(chan error, 1)
-	getenv := func(k string) string { return env[k] }
-	args := []string{"serve", "--addr", "127.0.0.1:0"}
+	args := []string{"--addr", "127.0.0.1:0"}
 	if dir != "" {
 		args = append(args, "--data", dir)
 	}
-	go func() { done <- run(ctx, args, getenv, &bytes.Buffer{}, stderr) }()
-	select {
-	case addr := <-stderr.addr:
-		return addr, func() error { cancel(); return <-done }
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve exited: %v\n%s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("serve did not start listening:\n%s", stderr.String())
-	}
-	return "", nil
+	return serveArgs(t, args, env)
 }
 
 func TestServe_StartStopRestart(t *testing.T) {
