@@ -189,6 +189,11 @@ func status(tb testing.TB, m *Manager, name string) Status {
 // rebuilt reports whether a rebuild has finished.
 func rebuilt(s Status) bool { return s.State != StateRebuilding }
 
+// live is true once a projection has caught up. A projection reports
+// catching-up until its runner has compared the checkpoint with the head,
+// also when the checkpoint it loaded at start is already there.
+func live(s Status) bool { return s.State == StateLive }
+
 // readModels returns the JSON of every read model (the order list read
 // page by page), as the API would encode them, and checks that they
 // reflect the same position.

@@ -188,8 +188,8 @@ func TestManager_PoisonEvent(t *testing.T) {
 			if err := m.WaitFor(t.Context(), analytics.Name, last); err != nil {
 				t.Fatal(err)
 			}
-			if st := status(t, m, analytics.Name); st.State != StateLive || st.LastError != "" {
-				t.Errorf("analytics status = %+v, want live", st)
+			if st := waitStatus(t, m, analytics.Name, live); st.LastError != "" {
+				t.Errorf("analytics status = %+v, want live without an error", st)
 			}
 			if item, _, err := m.StockItem(t.Context(), "A"); err != nil || item.Received != 3 {
 				t.Errorf("stock of A = %+v, %v; want what came before the poison", item, err)
@@ -245,7 +245,7 @@ func TestManager_UnknownEventTypes(t *testing.T) {
 		head := receive(t, s, "A", 1)
 		waitAll(t, m, head)
 		for _, name := range []string{stock.Name, analytics.Name} {
-			if st := status(t, m, name); st.SkippedEvents != 2 || st.State != StateLive || st.Lag != 0 {
+			if st := waitStatus(t, m, name, live); st.SkippedEvents != 2 || st.Lag != 0 {
 				t.Errorf("%s status = %+v, want 2 skipped, live", name, st)
 			}
 		}
@@ -281,9 +281,7 @@ func TestManager_VersionBumpRebuilds(t *testing.T) {
 		}
 		run(t, m)
 		waitAll(t, m, head)
-		if st := status(t, m, stock.Name); st.State != StateLive {
-			t.Errorf("status after catching up = %+v", st)
-		}
+		waitStatus(t, m, stock.Name, live)
 		if after := readModels(t, m); after != before {
 			t.Errorf("read models after the version bump\n%s\nwant\n%s", after, before)
 		}

@@ -131,7 +131,7 @@ func TestManager_OnlineRebuildUnderWrites(t *testing.T) {
 		head, _ := s.Head(t.Context())
 		waitAll(t, m, head)
 		for _, name := range []string{stock.Name, analytics.Name, orderlist.Name} {
-			if st := status(t, m, name); st.State != StateLive || st.LastError != "" || m.runner(name).checkpoint().Generation != 2 {
+			if st := waitStatus(t, m, name, live); st.LastError != "" || m.runner(name).checkpoint().Generation != 2 {
 				t.Errorf("%s: %+v", name, st)
 			}
 		}
