@@ -18,6 +18,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/orderstore/orderstore/domain"
 )
 
 // body is a request body read in full.
@@ -60,7 +62,23 @@ func fingerprint(r *http.Request, raw []byte) string {
 
 // decodeJSON decodes one JSON object into v, strictly: unknown fields,
 // wrong types, trailing data and invalid UTF-8 are 400s.
+//
+// Commands in the plain shape most clients send take domain.DecodeCommand,
+// which gives the same value without encoding/json's two passes and
+// reflection; anything else, valid or not, takes encoding/json, from a
+// zero value again.
 func decodeJSON(raw []byte, v any) error {
+	if cmd, ok := v.(domain.Command); ok {
+		if domain.DecodeCommand(raw, cmd) {
+			return nil
+		}
+		reflect.ValueOf(v).Elem().SetZero()
+	}
+	return decodeStrict(raw, v)
+}
+
+// decodeStrict is decodeJSON through encoding/json alone.
+func decodeStrict(raw []byte, v any) error {
 	switch trimmed := bytes.TrimSpace(raw); {
 	case len(trimmed) == 0:
 		return badRequest("malformed_json", "the request body is empty; a JSON object is required")
