@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -157,12 +158,17 @@ func checkPlaceOrder(c PlaceOrder) error {
 		return invalid("lines", fmt.Sprintf("must have at most %d lines", MaxLines))
 	}
 	for i, l := range c.Lines {
-		prefix := fmt.Sprintf("lines[%d].", i)
-		if err := checkLine(prefix, l); err != nil {
-			return err
+		// The field's name is built only for an error: this runs for
+		// every line of every order placed.
+		err := checkLine(l)
+		if err == nil && lineIndex(c.Lines[:i], l.SKU) >= 0 {
+			err = invalid("sku", "appears in more than one line")
 		}
-		if lineIndex(c.Lines[:i], l.SKU) >= 0 {
-			return invalid(prefix+"sku", "appears in more than one line")
+		if ve := (*ValidationError)(nil); errors.As(err, &ve) {
+			ve.Field = fmt.Sprintf("lines[%d].%s", i, ve.Field)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if _, ok := checkedTotal(c.Lines); !ok {
@@ -172,7 +178,7 @@ func checkPlaceOrder(c PlaceOrder) error {
 }
 
 func decideAddLine(o Order, c AddLine) ([]Event, error) {
-	if err := checkLine("", Line(c)); err != nil {
+	if err := checkLine(Line(c)); err != nil {
 		return nil, err
 	}
 	if err := requireStatus(o, c, StatusPlaced); err != nil {

@@ -123,7 +123,7 @@ func checkOrder(t *testing.T, where string, o Order, total int64) {
 	}
 	var sum int64
 	for i, l := range o.Lines {
-		if lineIndex(o.Lines[:i], l.SKU) >= 0 || checkLine("", l) != nil {
+		if lineIndex(o.Lines[:i], l.SKU) >= 0 || checkLine(l) != nil {
 			t.Fatalf("%s: bad or duplicate line %+v", where, l)
 		}
 		sum += l.Quantity * l.UnitPrice

@@ -66,15 +66,15 @@ func checkUnitPrice(field string, p int64) error {
 	return nil
 }
 
-// checkLine checks a line's values; prefix goes before the field names.
-func checkLine(prefix string, l Line) error {
-	if err := checkID(prefix+"sku", l.SKU); err != nil {
+// checkLine checks a line's values, naming the fields as a line's.
+func checkLine(l Line) error {
+	if err := checkID("sku", l.SKU); err != nil {
 		return err
 	}
-	if err := checkQuantity(prefix+"quantity", l.Quantity); err != nil {
+	if err := checkQuantity("quantity", l.Quantity); err != nil {
 		return err
 	}
-	return checkUnitPrice(prefix+"unit_price", l.UnitPrice)
+	return checkUnitPrice("unit_price", l.UnitPrice)
 }
 
 // checkLabel checks a required single-line text: a payment reference, a
