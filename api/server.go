@@ -244,24 +244,39 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			d := time.Since(start)
 			s.metrics.observe(r.Method, ri.route, rec.status, d)
-			attrs := []any{logKeyMethod, r.Method, logKeyRoute, ri.route, logKeyStatus, rec.status,
-				logKeyDuration, d, logKeyCorrelation, ri.correlationID}
-			if ri.actor != "" {
-				attrs = append(attrs, logKeyActor, ri.actor)
-			}
-			switch {
-			case ri.err != nil:
-				s.logger.Error("request failed", append(attrs, logKeyErr, ri.err)...)
-			case isProbe(ri.route) && rec.status < 400:
-				// Orchestrators probe every few seconds: a line each at
-				// Info would drown the log. A failing probe stays at Info.
-				s.logger.Debug("request", attrs...)
-			default:
-				s.logger.Info("request", attrs...)
-			}
+			s.logRequest(r, ri, rec.status, d)
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// logRequest writes the request's log line: an error at Error, a
+// successful probe at Debug, else Info. The line is built only if the
+// logger takes it.
+func (s *Server) logRequest(r *http.Request, ri *requestInfo, status int, d time.Duration) {
+	level, msg := slog.LevelInfo, "request"
+	switch {
+	case ri.err != nil:
+		level, msg = slog.LevelError, "request failed"
+	case isProbe(ri.route) && status < 400:
+		// Orchestrators probe every few seconds: a line each at Info
+		// would drown the log. A failing probe stays at Info.
+		level = slog.LevelDebug
+	}
+	ctx := r.Context()
+	if !s.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String(logKeyMethod, r.Method), slog.String(logKeyRoute, ri.route),
+		slog.Int(logKeyStatus, status), slog.Duration(logKeyDuration, d), slog.String(logKeyCorrelation, ri.correlationID))
+	if ri.actor != "" {
+		attrs = append(attrs, slog.String(logKeyActor, ri.actor))
+	}
+	if ri.err != nil {
+		attrs = append(attrs, slog.Any(logKeyErr, ri.err))
+	}
+	s.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // isProbe reports whether route is a health check's.
