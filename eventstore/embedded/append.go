@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/orderstore/orderstore/eventstore"
 )
 
@@ -259,6 +262,16 @@ func (w *writer) close() error {
 // without a random-key index on the hot path of exact appends.
 func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now int64) (eventstore.AppendResult, int, error) {
 	actual, cached := w.versions[req.stream]
+	if !cached && req.expected == eventstore.NoStream {
+		// Most appends that create a stream create a new one: insert
+		// first, and only if the stream's first version is taken look at
+		// what the stream holds. A refused statement leaves the
+		// transaction as it was.
+		res, n, err := w.insertEvents(ctx, req, eventstore.NoVersion, head, now)
+		if !isUniqueViolation(err) {
+			return res, n, err
+		}
+	}
 	if !cached {
 		actual = eventstore.NoVersion
 		err := w.version.QueryRowContext(ctx, req.stream).Scan(&actual)
@@ -275,6 +288,19 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now
 	if !req.expected.Matches(actual) {
 		return eventstore.AppendResult{}, 0, &eventstore.VersionError{Stream: req.stream, Expected: req.expected, Actual: actual}
 	}
+	res, n, err := w.insertEvents(ctx, req, actual, head, now)
+	if isUniqueViolation(err) {
+		// The version was checked above: the engine and the writer's
+		// view disagree.
+		return res, n, unavailable("insert event", err)
+	}
+	return res, n, err
+}
+
+// insertEvents inserts req's events after version actual of their stream
+// and position head. An error from the engine is returned as is when it is
+// a unique constraint's (see isUniqueViolation), else as ErrUnavailable.
+func (w *writer) insertEvents(ctx context.Context, req *appendRequest, actual int64, head uint64, now int64) (eventstore.AppendResult, int, error) {
 	// Appends with an exact version are recognised by place; only the
 	// others need their IDs indexed for retries. NoStream appends create
 	// streams, whose names (time-ordered IDs) keep that index clustered.
@@ -288,6 +314,9 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now
 			meta = []byte("{}")
 		}
 		_, err := w.insert.ExecContext(ctx, head+uint64(i)+1, req.stream, actual+int64(i)+1, e.ID[:], e.Type, []byte(e.Data), meta, now, anyAppend)
+		if isUniqueViolation(err) {
+			return eventstore.AppendResult{}, 0, err
+		}
 		if err != nil {
 			return eventstore.AppendResult{}, 0, unavailable("insert event", err)
 		}
@@ -295,6 +324,13 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now
 	n := len(req.events)
 	w.versions.set(req.stream, actual+int64(n))
 	return eventstore.AppendResult{Version: actual + int64(n), Position: head + uint64(n)}, n, nil
+}
+
+// isUniqueViolation reports whether err is SQLite's refusal of a row that
+// repeats a unique index's key: here, a stream's version that is taken.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // repeated reports whether req is a retry of an append already recorded in

@@ -500,6 +500,12 @@ func testReopen(t *testing.T, h Harness) {
 	if h2 := e.head(); h2 < head {
 		t.Fatalf("head went back from %d to %d", head, h2)
 	}
+	// A store that knows the stream only from disk still refuses to create
+	// it again, and writes nothing of the refused append.
+	var ve *eventstore.VersionError
+	if _, err := e.store.Append(e.ctx(), stream, eventstore.NoStream, event("Again", 0)); !errors.As(err, &ve) || ve.Actual != r.Version {
+		t.Fatalf("NoStream append to an existing stream after reopen: %v, want a version error at %d", err, r.Version)
+	}
 	// Idempotency survives the restart, and appends go on after the old head.
 	if again := e.mustAppend(stream, eventstore.NoStream, evs...); again != r {
 		t.Fatalf("repeat after reopen returned %+v, want %+v", again, r)
