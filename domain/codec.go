@@ -16,6 +16,11 @@ func Encode(e Event) (eventType string, data []byte, err error) {
 	default:
 		return "", nil, fmt.Errorf("encode %T: %w", e, ErrUnknownEventType)
 	}
+	if d, ok := e.(directEncoder); ok {
+		if data, ok := d.appendJSON(make([]byte, 0, 256)); ok {
+			return e.EventType(), data, nil
+		}
+	}
 	data, err = json.Marshal(e)
 	if err != nil {
 		return "", nil, fmt.Errorf("encode %s: %w", e.EventType(), err)

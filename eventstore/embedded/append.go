@@ -330,7 +330,7 @@ func (w *writer) insertEvents(ctx context.Context, req *appendRequest, actual in
 // repeats a unique index's key: here, a stream's version that is taken.
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	return err != nil && errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // repeated reports whether req is a retry of an append already recorded in
