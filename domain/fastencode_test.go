@@ -3,6 +3,7 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -91,4 +92,21 @@ func FuzzEncodeDirect(f *testing.F) {
 			checkEncode(t, e)
 		}
 	})
+}
+
+// TestEncode_DirectSeesEveryField guards against a field added to an event
+// type and not to its direct encoder: the sample of every type with one
+// sets every field, so that TestEncode_Direct would see the field missing.
+func TestEncode_DirectSeesEveryField(t *testing.T) {
+	for _, e := range sampleEvents() {
+		if _, ok := e.(directEncoder); !ok {
+			continue
+		}
+		v := reflect.ValueOf(e)
+		for i := range v.NumField() {
+			if v.Field(i).IsZero() {
+				t.Errorf("the sample %T leaves %s zero: give it a value in sampleEvents", e, v.Type().Field(i).Name)
+			}
+		}
+	}
 }
