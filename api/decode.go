@@ -29,14 +29,14 @@ type body struct {
 
 // readBody reads the body (bounded) after checking its content type.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
 			return body{}, &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
 				detail: "the request body must be JSON (Content-Type: application/json), not " + ct}
 		}
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	raw, err := readAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.cfg.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -49,6 +49,18 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body, error) 
 			detail: "the request has a body but no Content-Type; send it as JSON with Content-Type: application/json"}
 	}
 	return body{raw: raw}, nil
+}
+
+// readAll reads r to its end into a buffer sized for the body's declared
+// length when it has one within limit, so that a body is read in one
+// allocation rather than grown to.
+func readAll(r io.Reader, length, limit int64) ([]byte, error) {
+	if length <= 0 || length > limit {
+		return io.ReadAll(r)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, length+bytes.MinRead))
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 // fingerprint identifies a request's content for idempotency: method, path
