@@ -10,7 +10,8 @@
 # temporary data there (go test's b.TempDir included, through TMPDIR) and
 # removes it all on exit. The figures are only comparable within one run:
 # the machine is shared, so the load average is recorded per section.
-# Requires: go, python3, /usr/bin/time (GNU).
+# Requires: go, python3, /usr/bin/time (GNU); wrk for the external HTTP
+# comparison (apt-get install wrk), which is skipped without it.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,11 +20,14 @@ OUT=$ROOT/docs/performance.md
 
 WORK=$(mktemp -d -t orderstore-perf.XXXXXX)
 SERVE_PID=
+TRIVIAL_PID=
 cleanup() {
-	if [[ -n $SERVE_PID ]] && kill -0 "$SERVE_PID" 2>/dev/null; then
-		kill -TERM "$SERVE_PID" 2>/dev/null || true
-		wait "$SERVE_PID" 2>/dev/null || true
-	fi
+	for pid in $SERVE_PID $TRIVIAL_PID; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -226,6 +230,16 @@ elif mode == "read":
         print(f"| {label} | {num(med(vals(B)))} | {ratio(key, R, B)} |")
     print()
     print(f"Medians of {len(rounds)} rounds, ratios with their range over the rounds.")
+elif mode == "http":
+    T, O = ("BenchmarkHTTP/trivial", "req/s"), ("BenchmarkHTTP/orders", "req/s")
+    print("| handler | req/s | p50 | p99 | events/fsync | ÷ trivial |")
+    print("|---|---:|---:|---:|---:|---:|")
+    p = lambda name, unit: num(med(vals((name, unit))), 2)
+    print(f"| trivial | {num(med(vals(T)))} | {p(T[0], 'p50-ms')} ms | {p(T[0], 'p99-ms')} ms | — | — |")
+    print(f"| POST /orders | {num(med(vals(O)))} | {p(O[0], 'p50-ms')} ms | {p(O[0], 'p99-ms')} ms | "
+          f"{num(med(vals((O[0], 'events/fsync'))), 1)} | {ratio('RATIO_HTTP', O, T)} |")
+    print()
+    print(f"Medians of {len(rounds)} rounds, the ratio with its range over the rounds.")
 print()
 out["ROUNDS_DONE"] = str(len(rounds))
 with open(env, "w") as e:
@@ -285,20 +299,138 @@ store_vs_bare_note "${RATIO_DRV:-}" "${RATIO_DRV_LO:-}" "${RATIO_DRV_HI:-}" "rea
 
 # --- 2. HTTP ---------------------------------------------------------------
 
+# In process: api's BenchmarkHTTP runs the trivial handler and then POST
+# /orders in one process, seconds apart; HTTP_ROUNDS rounds give the median
+# of their ratios and its range.
 LOAD_HTTP=$(loadavg)
-HTTP_CMD="go test -run '^\$' -bench HTTP -benchtime 20000x -count 1 ./api/"
-gobench http -run '^$' -bench HTTP -benchtime 20000x -count 1 ./api/
-H=$WORK/http.txt
-HT=$(metric "$H" BenchmarkHTTP/trivial req/s)
-HO=$(metric "$H" BenchmarkHTTP/orders req/s)
+HTTP_ROUNDS=5
+log "go test -c ./api/, then $HTTP_ROUNDS rounds of BenchmarkHTTP"
+(cd "$ROOT" && go test -c -o "$WORK/api.test" ./api/)
+: >"$WORK/http.txt"
+for r in $(seq 1 "$HTTP_ROUNDS"); do
+	echo "round $r" >>"$WORK/http.txt"
+	if ! (cd "$ROOT/api" && "$WORK/api.test" -test.run '^$' -test.bench '^BenchmarkHTTP$' -test.benchtime 20000x) >>"$WORK/http.txt" 2>&1; then
+		FAILED+=("api.test -test.bench BenchmarkHTTP (round $r)")
+	fi
+done
+python3 "$WORK/rounds.py" http "$WORK/http.txt" "$WORK/http.env" >"$WORK/http.md"
+# shellcheck disable=SC1091
+source "$WORK/http.env"
 md "## HTTP: POST /orders vs a trivial handler" "" \
-	"\`$HTTP_CMD\` (load average at start: $LOAD_HTTP)" "" \
-	"64 keep-alive clients over loopback (a Go net/http client in the same process). \`trivial\` reads the body and answers a small JSON 201; \`orders\` is the real API on an embedded store: decode, validate, decide, durable append." "" \
-	"| handler | req/s | p50 | p99 | events/fsync | ÷ trivial |" "|---|---:|---:|---:|---:|---:|" \
-	"| trivial | $(num "$HT") | $(dec "$(metric "$H" BenchmarkHTTP/trivial p50-ms)" 2) ms | $(dec "$(metric "$H" BenchmarkHTTP/trivial p99-ms)" 2) ms | — | — |" \
-	"| POST /orders | $(num "$HO") | $(dec "$(metric "$H" BenchmarkHTTP/orders p50-ms)" 2) ms | $(dec "$(metric "$H" BenchmarkHTTP/orders p99-ms)" 2) ms | $(dec "$(metric "$H" BenchmarkHTTP/orders events/fsync)" 1) | **$(ratio "$HO" "$HT")** |" ""
-if [[ -n $HO && -n $HT ]] && gt "$(ratio "$HO" "$HT")" 1; then
+	"\`go test -c ./api/\`, then $HTTP_ROUNDS rounds of \`api.test -test.run '^\$' -test.bench '^BenchmarkHTTP\$' -test.benchtime 20000x\` (load average at start: $LOAD_HTTP)." "" \
+	"64 keep-alive clients over loopback (a Go net/http client in the same process). \`trivial\` reads the body and answers a small JSON 201; \`orders\` is the real API on an embedded store: decode, validate, decide, durable append. Each round runs both, seconds apart." ""
+cat "$WORK/http.md" >>"$BODY"
+if [[ -n ${RATIO_HTTP:-} ]] && gt "$RATIO_HTTP" 1; then
 	note "POST /orders faster than the trivial handler: impossible for the same requests; check the raw lines."
+fi
+
+# What the order path spends its CPU on, now and at PROFILE_BASE (the
+# revision before the order path was last profiled and trimmed; set
+# PROFILE_BASE= to skip it): a CPU profile and the allocations per request
+# of the orders benchmark alone.
+PROFILE_BASE=${PROFILE_BASE-a0caf4f}
+profile_http() { # profile_http NAME TESTBINARY DIR
+	local name=$1 bin=$2 dir=$3 out
+	out=$WORK/profile-${name// /-}.txt
+	(cd "$dir" && "$bin" -test.run '^$' -test.bench '^BenchmarkHTTP$/^orders$' -test.benchtime 40000x -test.benchmem \
+		-test.cpuprofile "$out.cpu") >"$out" 2>&1 || FAILED+=("profile of BenchmarkHTTP/orders $name")
+	{
+		echo "**$name**: $(num "$(metric "$out" BenchmarkHTTP/orders req/s)") req/s, $(metric "$out" BenchmarkHTTP/orders allocs/op) allocations and $(num "$(metric "$out" BenchmarkHTTP/orders B/op)") bytes per request, the client's included. Cumulative share of the CPU samples:"
+		echo
+		echo '```'
+		go tool pprof -top -cum -nodecount 400 "$bin" "$out.cpu" 2>/dev/null |
+			awk '/^ +[0-9.]+m?s/ { printf "%7s  %s\n", $5, $6 }' |
+			grep -E 'orderstore|encoding/json\.(Marshal|\(\*Decoder\)\.Decode|\(\*Encoder\)\.Encode)|net/http\.\(\*conn\)\.serve$|gorilla/mux\.\(\*Router\)\.ServeHTTP|runtime\.mallocgc$|runtime\.gcBgMarkWorker$|database/sql\.\(\*Tx\)\.Commit$|unixSync' |
+			grep -v 'api_test\|writeLoop\|markRoute\|strictQuery\|head\.func\|Execute\.func\|retry\[\|observe\.func2\.1' | head -24
+		echo '```'
+		echo
+	} >>"$WORK/profiles.md"
+}
+: >"$WORK/profiles.md"
+if [[ -n $PROFILE_BASE ]] && (cd "$ROOT" && git worktree add -q --detach "$WORK/base" "$PROFILE_BASE") 2>/dev/null; then
+	log "profiling BenchmarkHTTP/orders at $PROFILE_BASE and now"
+	if (cd "$WORK/base" && go test -c -o "$WORK/api-base.test" ./api/); then
+		profile_http "before (at $PROFILE_BASE)" "$WORK/api-base.test" "$WORK/base/api"
+	fi
+	(cd "$ROOT" && git worktree remove --force "$WORK/base") || true
+else
+	log "profiling BenchmarkHTTP/orders"
+fi
+profile_http "now" "$WORK/api.test" "$ROOT/api"
+md "### Where POST /orders spends its time" "" \
+	"\`api.test -test.run '^\$' -test.bench '^BenchmarkHTTP\$/^orders\$' -test.benchtime 40000x -test.benchmem -test.cpuprofile F\`, then \`go tool pprof -top -cum\`, this project's functions and the main library ones. The client goroutines share the process, so the shares add up to more than the server's part; the store's writer (\`Store.commit\`) is one goroutine that every append waits for." ""
+cat "$WORK/profiles.md" >>"$BODY"
+
+# From outside: wrk (one thread, 64 keep-alive connections) against the
+# trivial handler in its own process (scripts/trivialhttp) and against
+# orderstore serve, which also runs its three projections and writes a log
+# line per request at its default level, info.
+LOAD_WRK=$(loadavg)
+if command -v wrk >/dev/null; then
+	log "wrk against scripts/trivialhttp and orderstore serve"
+	(cd "$ROOT" && go build -o "$WORK/trivialhttp" ./scripts/trivialhttp)
+	cat >"$WORK/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"customer_id":"cust-1","currency":"EUR","lines":[{"sku":"SKU-1","quantity":2,"unit_price":1250},{"sku":"SKU-2","quantity":1,"unit_price":990}]}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+	"$WORK/trivialhttp" >"$WORK/trivial.addr" &
+	TRIVIAL_PID=$!
+	"$BIN" serve --addr 127.0.0.1:0 --data "$WORK/wrk-serve" --log-format json 2>"$WORK/wrk-serve.log" >/dev/null &
+	SERVE_PID=$!
+	T_ADDR= S_ADDR=
+	for _ in $(seq 1 300); do
+		T_ADDR=$(head -1 "$WORK/trivial.addr")
+		S_ADDR=$(python3 -c '
+import json, sys
+for line in open(sys.argv[1], errors="replace"):
+    try: rec = json.loads(line)
+    except ValueError: continue
+    if rec.get("msg") == "listening": print(rec["addr"].removeprefix("http://")); break
+' "$WORK/wrk-serve.log")
+		[[ -n $T_ADDR && -n $S_ADDR ]] && "$BIN" health --addr "$S_ADDR" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	: >"$WORK/wrk.txt"
+	if [[ -n $T_ADDR && -n $S_ADDR ]]; then
+		for r in 1 2 3; do
+			for target in trivial orders; do
+				addr=$T_ADDR
+				[[ $target == orders ]] && addr=$S_ADDR
+				rps=$(wrk -t1 -c64 -d5s -s "$WORK/post.lua" "http://$addr/orders" | tee -a "$WORK/wrk-raw.txt" | awk '/^Requests\/sec:/ { print $2 }')
+				echo "round $r $target ${rps:-0}" >>"$WORK/wrk.txt"
+			done
+		done
+	else
+		FAILED+=("trivialhttp or orderstore serve did not start for wrk")
+	fi
+	kill -TERM "$TRIVIAL_PID" "$SERVE_PID" 2>/dev/null || true
+	wait "$TRIVIAL_PID" "$SERVE_PID" 2>/dev/null || true
+	SERVE_PID= TRIVIAL_PID=
+	WRK_TABLE=$(python3 - "$WORK/wrk.txt" <<'EOF'
+import statistics, sys
+rounds = {}
+for line in open(sys.argv[1]):
+    _, r, target, rps = line.split()
+    rounds.setdefault(r, {})[target] = float(rps)
+rs = [v["orders"] / v["trivial"] for v in rounds.values() if v.get("orders") and v.get("trivial")]
+if not rs:
+    print("No complete round.")
+    sys.exit()
+med = lambda k: statistics.median(v[k] for v in rounds.values() if k in v)
+print("| target | req/s | ÷ trivial |")
+print("|---|---:|---:|")
+print(f"| scripts/trivialhttp | {med('trivial'):,.0f} | — |")
+print(f"| orderstore serve, POST /orders | {med('orders'):,.0f} | **{statistics.median(rs):.2f}** ({min(rs):.2f}–{max(rs):.2f}) |")
+print()
+print(f"Medians of {len(rs)} rounds, the ratio with its range over the rounds.")
+EOF
+)
+	md "### The same from outside: wrk against orderstore serve" "" \
+		"\`wrk -t1 -c64 -d5s -s post.lua http://ADDR/orders\` (the body of BenchmarkHTTP), 3 rounds, alternating between \`scripts/trivialhttp\` (the trivial handler in its own process, with serve's server timeouts) and \`orderstore serve --data TMP\` (load average at start: $LOAD_WRK). Unlike the in-process benchmark, serve also applies every event to its three projections (stock, analytics, the order list) and writes a JSON log line per request, on the same $(nproc) cores as wrk." "" \
+		"$WRK_TABLE" ""
+else
+	md "### The same from outside" "" "Not measured: wrk is not installed (\`apt-get install wrk\`)." ""
 fi
 
 # --- 3. projections: rebuild and live lag ----------------------------------
@@ -556,7 +688,7 @@ log "writing $OUT"
 		echo "</details>"
 		echo
 	done
-	for f in http rebuild decode livelag; do
+	for f in http profile-now rebuild decode livelag; do
 		echo "<details><summary>go test output: $f</summary>"
 		echo
 		echo '```'
