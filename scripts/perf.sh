@@ -21,8 +21,9 @@ OUT=$ROOT/docs/performance.md
 WORK=$(mktemp -d -t orderstore-perf.XXXXXX)
 SERVE_PID=
 TRIVIAL_PID=
+REF_PID=
 cleanup() {
-	for pid in $SERVE_PID $TRIVIAL_PID; do
+	for pid in $SERVE_PID $TRIVIAL_PID $REF_PID; do
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -TERM "$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
@@ -327,60 +328,124 @@ fi
 # What the order path spends its CPU on, now and at PROFILE_BASE (the
 # revision before the order path was last profiled and trimmed; set
 # PROFILE_BASE= to skip it): a CPU profile and the allocations per request
-# of the orders benchmark alone.
+# of the orders benchmark alone, side by side.
 PROFILE_BASE=${PROFILE_BASE-a0caf4f}
 profile_http() { # profile_http NAME TESTBINARY DIR
-	local name=$1 bin=$2 dir=$3 out
-	out=$WORK/profile-${name// /-}.txt
+	local name=$1 bin=$2 dir=$3
 	(cd "$dir" && "$bin" -test.run '^$' -test.bench '^BenchmarkHTTP$/^orders$' -test.benchtime 40000x -test.benchmem \
-		-test.cpuprofile "$out.cpu") >"$out" 2>&1 || FAILED+=("profile of BenchmarkHTTP/orders $name")
-	{
-		echo "**$name**: $(num "$(metric "$out" BenchmarkHTTP/orders req/s)") req/s, $(metric "$out" BenchmarkHTTP/orders allocs/op) allocations and $(num "$(metric "$out" BenchmarkHTTP/orders B/op)") bytes per request, the client's included. Cumulative share of the CPU samples:"
-		echo
-		echo '```'
-		go tool pprof -top -cum -nodecount 400 "$bin" "$out.cpu" 2>/dev/null |
-			awk '/^ +[0-9.]+m?s/ { printf "%7s  %s\n", $5, $6 }' |
-			grep -E 'orderstore|encoding/json\.(Marshal|\(\*Decoder\)\.Decode|\(\*Encoder\)\.Encode)|net/http\.\(\*conn\)\.serve$|gorilla/mux\.\(\*Router\)\.ServeHTTP|runtime\.mallocgc$|runtime\.gcBgMarkWorker$|database/sql\.\(\*Tx\)\.Commit$|unixSync' |
-			grep -v 'api_test\|writeLoop\|markRoute\|strictQuery\|head\.func\|Execute\.func\|retry\[\|observe\.func2\.1' | head -24
-		echo '```'
-		echo
-	} >>"$WORK/profiles.md"
+		-test.cpuprofile "$WORK/profile-$name.cpu") >"$WORK/profile-$name.txt" 2>&1 || FAILED+=("profile of BenchmarkHTTP/orders ($name)")
+	go tool pprof -top -cum -nodecount 2000 "$bin" "$WORK/profile-$name.cpu" 2>/dev/null |
+		awk '/Total samples = / { t = $0; sub(/.*Total samples = /, "", t); sub(/ .*/, "", t); print "total\t" t }
+			NF >= 6 && $2 ~ /%$/ && $5 ~ /%$/ { sub(/%$/, "", $5); print $5 "\t" $6 }' >"$WORK/profile-$name.tsv"
 }
-: >"$WORK/profiles.md"
+PROFILED=
 if [[ -n $PROFILE_BASE ]] && (cd "$ROOT" && git worktree add -q --detach "$WORK/base" "$PROFILE_BASE") 2>/dev/null; then
 	log "profiling BenchmarkHTTP/orders at $PROFILE_BASE and now"
 	if (cd "$WORK/base" && go test -c -o "$WORK/api-base.test" ./api/); then
-		profile_http "before (at $PROFILE_BASE)" "$WORK/api-base.test" "$WORK/base/api"
+		profile_http before "$WORK/api-base.test" "$WORK/base/api"
+		PROFILED=before
 	fi
 	(cd "$ROOT" && git worktree remove --force "$WORK/base") || true
 else
 	log "profiling BenchmarkHTTP/orders"
 fi
-profile_http "now" "$WORK/api.test" "$ROOT/api"
+profile_http now "$WORK/api.test" "$ROOT/api"
 md "### Where POST /orders spends its time" "" \
-	"\`api.test -test.run '^\$' -test.bench '^BenchmarkHTTP\$/^orders\$' -test.benchtime 40000x -test.benchmem -test.cpuprofile F\`, then \`go tool pprof -top -cum\`, this project's functions and the main library ones. The client goroutines share the process, so the shares add up to more than the server's part; the store's writer (\`Store.commit\`) is one goroutine that every append waits for." ""
-cat "$WORK/profiles.md" >>"$BODY"
+	"\`api.test -test.run '^\$' -test.bench '^BenchmarkHTTP\$/^orders\$' -test.benchtime 40000x -test.benchmem -test.cpuprofile F\`, then \`go tool pprof -top -cum\`$([[ -n $PROFILED ]] && echo ", at $PROFILE_BASE (before the order path was trimmed) and now"). Cumulative share of the CPU samples of the process, whose in-process client takes its part; the store's writer (\`Store.commit\`) is the one goroutine every append waits for." ""
+python3 - "$WORK" "$PROFILED" >>"$BODY" <<'EOF'
+import os, re, sys
+work, base = sys.argv[1], sys.argv[2]
+cols = ([base] if base else []) + ["now"]
+shares, total = {}, {}
+for c in cols:
+    shares[c] = {}
+    for line in open(os.path.join(work, f"profile-{c}.tsv")):
+        a, b = line.rstrip("\n").split("\t")
+        if a == "total":  # e.g. 2.34s or 870ms
+            m = re.fullmatch(r"([0-9.]+)(ms|s)", b)
+            total[c] = float(m.group(1)) * (1e3 if m.group(2) == "s" else 1) if m else None
+        else:
+            shares[c].setdefault(b, float(a))
+def bench(c, unit):
+    for line in open(os.path.join(work, f"profile-{c}.txt")):
+        f = line.split()
+        if f and f[0].startswith("BenchmarkHTTP/orders"):
+            for i in range(2, len(f)):
+                if f[i] == unit:
+                    return float(f[i - 1])
+    return None
+# The rows: the order path's own steps and the library work under them.
+rows = [
+    ("net/http: serve a connection (all of the server side)", r"^net/http\.\(\*conn\)\.serve$"),
+    ("gorilla/mux: route", r"^github\.com/gorilla/mux\.\(\*Router\)\.ServeHTTP$"),
+    ("api: POST /orders handler", r"^github\.com/orderstore/orderstore/api\.\(\*Server\)\.placeOrder$"),
+    ("api: decode the body", r"^github\.com/orderstore/orderstore/api\.decodeJSON$"),
+    ("api: write the answer", r"^github\.com/orderstore/orderstore/api\.\(\*Server\)\.writeResult$"),
+    ("orders: decide and append", r"^github\.com/orderstore/orderstore/orders\.\(\*Service\)\.Place$"),
+    ("domain: encode the events", r"^github\.com/orderstore/orderstore/domain\.Encode$"),
+    ("store: Append (validate, queue, wait)", r"^github\.com/orderstore/orderstore/eventstore/embedded\.\(\*Store\)\.Append$"),
+    ("store writer: one commit (inserts, WAL, fsync)", r"^github\.com/orderstore/orderstore/eventstore/embedded\.\(\*Store\)\.commit$"),
+    ("store writer: fsync", r"unixSync$"),
+    ("encoding/json: Marshal", r"^encoding/json\.Marshal$"),
+    ("encoding/json: Decoder.Decode", r"^encoding/json\.\(\*Decoder\)\.Decode$"),
+    ("runtime: allocation (mallocgc)", r"^runtime\.mallocgc$"),
+    ("runtime: GC workers", r"^runtime\.gcBgMarkWorker$"),
+    ("the in-process client", r"^net/http\.\(\*Client\)\.Do$"),
+]
+print("| | " + " | ".join(cols) + " |")
+print("|---|" + "---:|" * len(cols))
+# CPU time per request: the profile's samples over the requests sent.
+per = {}
+for c in cols:
+    n = None
+    for line in open(os.path.join(work, f"profile-{c}.txt")):
+        f = line.split()
+        if f and f[0].startswith("BenchmarkHTTP/orders") and len(f) > 1:
+            n = float(f[1])
+    per[c] = total.get(c) * 1000 / n if total.get(c) and n else None
+for label, unit in (("req/s", "req/s"), ("allocations per request", "allocs/op"), ("bytes allocated per request", "B/op")):
+    vals = [bench(c, unit) for c in cols]
+    print(f"| {label} | " + " | ".join("n/a" if v is None else f"{v:,.0f}" for v in vals) + " |")
+print("| CPU per request, all goroutines | " + " | ".join("n/a" if per[c] is None else f"{per[c]:.0f} µs" for c in cols) + " |")
+for label, pat in rows:
+    rx = re.compile(pat)
+    cells = []
+    for c in cols:
+        v = max((p for fn, p in shares[c].items() if rx.search(fn)), default=None)
+        if v is None:
+            cells.append("—")
+        elif per[c] is None:
+            cells.append(f"{v:.1f}%")
+        else:
+            cells.append(f"{v * per[c] / 100:.1f} µs ({v:.0f}%)")
+    print(f"| {label} | " + " | ".join(cells) + " |")
+print()
+EOF
 
-# From outside: wrk (one thread, 64 keep-alive connections) against the
-# trivial handler in its own process (scripts/trivialhttp) and against
-# orderstore serve, which also runs its three projections and writes a log
-# line per request at its default level, info.
+# From outside: wrk (one thread, 64 keep-alive connections) against three
+# servers in their own processes: the trivial handler and the API's order
+# path as BenchmarkHTTP builds them (scripts/httpref), and orderstore
+# serve, which also runs its three projections and writes a log line per
+# request at its default level, info.
 LOAD_WRK=$(loadavg)
 if command -v wrk >/dev/null; then
-	log "wrk against scripts/trivialhttp and orderstore serve"
-	(cd "$ROOT" && go build -o "$WORK/trivialhttp" ./scripts/trivialhttp)
+	log "wrk against scripts/httpref (trivial, orders) and orderstore serve"
+	(cd "$ROOT" && go build -o "$WORK/httpref" ./scripts/httpref)
 	cat >"$WORK/post.lua" <<'EOF'
 wrk.method = "POST"
 wrk.body = '{"customer_id":"cust-1","currency":"EUR","lines":[{"sku":"SKU-1","quantity":2,"unit_price":1250},{"sku":"SKU-2","quantity":1,"unit_price":990}]}'
 wrk.headers["Content-Type"] = "application/json"
 EOF
-	"$WORK/trivialhttp" >"$WORK/trivial.addr" &
+	"$WORK/httpref" -handler trivial >"$WORK/trivial.addr" &
 	TRIVIAL_PID=$!
+	"$WORK/httpref" -handler orders -data "$WORK/wrk-ref" >"$WORK/orders.addr" &
+	REF_PID=$!
 	"$BIN" serve --addr 127.0.0.1:0 --data "$WORK/wrk-serve" --log-format json 2>"$WORK/wrk-serve.log" >/dev/null &
 	SERVE_PID=$!
-	T_ADDR= S_ADDR=
+	T_ADDR= O_ADDR= S_ADDR=
 	for _ in $(seq 1 300); do
 		T_ADDR=$(head -1 "$WORK/trivial.addr")
+		O_ADDR=$(head -1 "$WORK/orders.addr")
 		S_ADDR=$(python3 -c '
 import json, sys
 for line in open(sys.argv[1], errors="replace"):
@@ -388,46 +453,50 @@ for line in open(sys.argv[1], errors="replace"):
     except ValueError: continue
     if rec.get("msg") == "listening": print(rec["addr"].removeprefix("http://")); break
 ' "$WORK/wrk-serve.log")
-		[[ -n $T_ADDR && -n $S_ADDR ]] && "$BIN" health --addr "$S_ADDR" >/dev/null 2>&1 && break
+		[[ -n $T_ADDR && -n $O_ADDR && -n $S_ADDR ]] && "$BIN" health --addr "$S_ADDR" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
 	: >"$WORK/wrk.txt"
-	if [[ -n $T_ADDR && -n $S_ADDR ]]; then
+	if [[ -n $T_ADDR && -n $O_ADDR && -n $S_ADDR ]]; then
 		for r in 1 2 3; do
-			for target in trivial orders; do
-				addr=$T_ADDR
-				[[ $target == orders ]] && addr=$S_ADDR
+			for target in trivial orders serve; do
+				case $target in trivial) addr=$T_ADDR ;; orders) addr=$O_ADDR ;; serve) addr=$S_ADDR ;; esac
 				rps=$(wrk -t1 -c64 -d5s -s "$WORK/post.lua" "http://$addr/orders" | tee -a "$WORK/wrk-raw.txt" | awk '/^Requests\/sec:/ { print $2 }')
 				echo "round $r $target ${rps:-0}" >>"$WORK/wrk.txt"
 			done
 		done
 	else
-		FAILED+=("trivialhttp or orderstore serve did not start for wrk")
+		FAILED+=("scripts/httpref or orderstore serve did not start for wrk")
 	fi
-	kill -TERM "$TRIVIAL_PID" "$SERVE_PID" 2>/dev/null || true
-	wait "$TRIVIAL_PID" "$SERVE_PID" 2>/dev/null || true
-	SERVE_PID= TRIVIAL_PID=
-	WRK_TABLE=$(python3 - "$WORK/wrk.txt" <<'EOF'
+	kill -TERM "$TRIVIAL_PID" "$REF_PID" "$SERVE_PID" 2>/dev/null || true
+	wait "$TRIVIAL_PID" "$REF_PID" "$SERVE_PID" 2>/dev/null || true
+	SERVE_PID= TRIVIAL_PID= REF_PID=
+	WRK_TABLE=$(python3 - "$WORK/wrk.txt" "$WORK/wrk.env" <<'EOF'
 import statistics, sys
 rounds = {}
 for line in open(sys.argv[1]):
     _, r, target, rps = line.split()
     rounds.setdefault(r, {})[target] = float(rps)
-rs = [v["orders"] / v["trivial"] for v in rounds.values() if v.get("orders") and v.get("trivial")]
-if not rs:
-    print("No complete round.")
-    sys.exit()
-med = lambda k: statistics.median(v[k] for v in rounds.values() if k in v)
-print("| target | req/s | ÷ trivial |")
+env = open(sys.argv[2], "w")
+print("| server | req/s | ÷ trivial |")
 print("|---|---:|---:|")
-print(f"| scripts/trivialhttp | {med('trivial'):,.0f} | — |")
-print(f"| orderstore serve, POST /orders | {med('orders'):,.0f} | **{statistics.median(rs):.2f}** ({min(rs):.2f}–{max(rs):.2f}) |")
+for key, label in (("trivial", "scripts/httpref -handler trivial"),
+                   ("orders", "scripts/httpref -handler orders: the order path"),
+                   ("serve", "orderstore serve: the order path, 3 projections, request log")):
+    xs = [v[key] for v in rounds.values() if v.get(key)]
+    rs = [v[key] / v["trivial"] for v in rounds.values() if v.get(key) and v.get("trivial")]
+    cell = "—"
+    if key != "trivial" and rs:
+        m = statistics.median(rs)
+        cell = f"**{m:.2f}** ({min(rs):.2f}–{max(rs):.2f})"
+        env.write(f"RATIO_WRK_{key.upper()}={m:.2f}\n")
+    print(f"| {label} | {statistics.median(xs) if xs else 0:,.0f} | {cell} |")
 print()
-print(f"Medians of {len(rs)} rounds, the ratio with its range over the rounds.")
+print(f"Medians of {len(rounds)} rounds, ratios with their range over the rounds.")
 EOF
 )
-	md "### The same from outside: wrk against orderstore serve" "" \
-		"\`wrk -t1 -c64 -d5s -s post.lua http://ADDR/orders\` (the body of BenchmarkHTTP), 3 rounds, alternating between \`scripts/trivialhttp\` (the trivial handler in its own process, with serve's server timeouts) and \`orderstore serve --data TMP\` (load average at start: $LOAD_WRK). Unlike the in-process benchmark, serve also applies every event to its three projections (stock, analytics, the order list) and writes a JSON log line per request, on the same $(nproc) cores as wrk." "" \
+	md "### The same from outside: wrk" "" \
+		"\`wrk -t1 -c64 -d5s -s post.lua http://ADDR/orders\` (the body of BenchmarkHTTP), 3 rounds, each against the three servers in turn, all running at once on the same $(nproc) cores as wrk (load average at start: $LOAD_WRK). \`scripts/httpref\` serves BenchmarkHTTP's two handlers with serve's server timeouts; \`orderstore serve --data TMP\` also applies every event to its three projections (stock, analytics, the order list) as it comes, and writes a JSON log line per request." "" \
 		"$WRK_TABLE" ""
 else
 	md "### The same from outside" "" "Not measured: wrk is not installed (\`apt-get install wrk\`)." ""
