@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/eventstore/eventjson"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/stock"
@@ -288,7 +289,7 @@ func TestOpenAPI_FieldNames(t *testing.T) {
 		{"StockReceivedData", domain.StockReceived{}},
 		{"Order", orderView{}},
 		{"Line", domain.Line{}},
-		{"Event", eventView{}},
+		{"Event", eventjson.Event{}},
 		{"StockReceipt", stockReceipt{}},
 		{"Problem", Problem{}},
 		{"PlaceOrderRequest", domain.PlaceOrder{}},
