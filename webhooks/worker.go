@@ -79,8 +79,17 @@ func (w *worker) run(ctx context.Context) {
 	var done []result
 	sends := 0
 	defer func() {
+		// Attempts that got their answer before the end are recorded, so
+		// that a clean stop re-sends only those it cut short.
 		for ; sends > 0; sends-- {
-			<-results
+			done = append(done, <-results)
+		}
+		if len(done) > 0 {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := w.record(rctx, done); err != nil {
+				w.logger.Warn("recording the last attempts failed; they will be sent again", "err", err)
+			}
 		}
 	}()
 	delay := 100 * time.Millisecond
@@ -334,7 +343,7 @@ func (w *worker) send(ctx context.Context, ep row, p pendingRow, body []byte) re
 		}
 	}
 	r.duration = n.now().Sub(start)
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
 		r.interrupted = true
 		return r
 	}
