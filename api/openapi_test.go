@@ -22,6 +22,7 @@ import (
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/stock"
+	"github.com/orderstore/orderstore/webhooks"
 )
 
 // loadOpenAPI decodes the embedded document.
@@ -291,6 +292,12 @@ func TestOpenAPI_FieldNames(t *testing.T) {
 		{"Line", domain.Line{}},
 		{"Event", eventjson.Event{}},
 		{"StockReceipt", stockReceipt{}},
+		{"WebhookRegistration", webhooks.NewEndpoint{}},
+		{"WebhookEndpoint", webhooks.Endpoint{}},
+		{"WebhookDelivery", webhooks.Delivery{}},
+		{"WebhookAttempt", webhooks.Attempt{}},
+		{"WebhookDeliveryPage", webhooks.DeliveryPage{}},
+		{"WebhookRetryAccepted", retryAccepted{}},
 		{"Problem", Problem{}},
 		{"PlaceOrderRequest", domain.PlaceOrder{}},
 		{"AddLineRequest", domain.AddLine{}},
