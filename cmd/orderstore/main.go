@@ -53,6 +53,8 @@ const usage = `orderstore — an event-sourced order store
 Usage:
   orderstore serve   [--addr 127.0.0.1:8080] [--data ./data] [--store embedded|esdb://...]
                      [--tokens-file F | --insecure-no-auth] [--metrics-auth]
+                     [--webhooks=false] [--webhook-retry-schedule 0s,5s,5m,…] [--webhook-timeout 10s]
+                     [--webhook-allow-private] [--webhook-key-file F]
   orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|orders|all]
   orderstore health  [--addr 127.0.0.1:8080]     exit 0 if the service is ready
   orderstore bench   [--url http://127.0.0.1:8080] [--clients 64] [--duration 30s | --requests N] [--mix place=30,…] [--json]
