@@ -225,16 +225,6 @@ func loadEndpoint(ctx context.Context, q querier, id string) (row, error) {
 	return r, nil
 }
 
-// pendingRow is a delivery not yet delivered or dead, as the worker
-// schedules it.
-type pendingRow struct {
-	position   uint64
-	stream     string
-	state      DeliveryState
-	nextAt     time.Time
-	recordedAt time.Time
-}
-
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

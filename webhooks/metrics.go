@@ -53,7 +53,7 @@ func (m *metrics) observeAttempt(r result) {
 	m.attempts.WithLabelValues(outcome).Inc()
 }
 
-func (m *metrics) observeLag(endpoint string, pending []pendingRow, now time.Time) {
+func (m *metrics) observeLag(endpoint string, pending []*item, now time.Time) {
 	m.pending.WithLabelValues(endpoint).Set(float64(len(pending)))
 	lag := 0.0
 	if len(pending) > 0 {

@@ -99,7 +99,18 @@ type Notifier struct {
 	running   bool
 	workers   map[string]*worker
 	reconcile chan struct{}
+	commits   chan commitReq
 }
+
+// commitReq is a write of a worker for the committer.
+type commitReq struct {
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// maxCommitBatch bounds the writes the committer takes into one
+// transaction.
+const maxCommitBatch = 256
 
 // Open opens the webhooks of the data directory dir over store. Only one
 // process may have them open (ErrLocked): it is the one deliverer.
@@ -132,7 +143,7 @@ func Open(dir string, store eventstore.Store, opts Options) (_ *Notifier, err er
 		logger: opts.Logger, now: opts.Now, resolver: opts.Resolver,
 		schedule: opts.RetrySchedule, timeout: opts.Timeout, allowPrivate: opts.AllowPrivate,
 		concurrency: opts.Concurrency, window: opts.Window, grace: opts.RotationGrace,
-		workers: map[string]*worker{}, reconcile: make(chan struct{}, 1),
+		workers: map[string]*worker{}, reconcile: make(chan struct{}, 1), commits: make(chan commitReq),
 	}
 	if n.logger == nil {
 		n.logger = slog.New(slog.DiscardHandler)
@@ -238,6 +249,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { n.watch(ctx) })
+	wg.Go(func() { n.commitLoop(ctx) })
 	n.logger.Info("delivering webhooks", "retry_attempts", len(n.schedule), "timeout", n.timeout,
 		"concurrency", n.concurrency, "allow_private", n.allowPrivate)
 	for {
@@ -333,11 +345,70 @@ func (n *Notifier) changed(id string) {
 	w := n.workers[id]
 	n.mu.Unlock()
 	if w != nil {
-		w.wake()
+		w.touch()
 	}
 	select {
 	case n.reconcile <- struct{}{}:
 	default:
+	}
+}
+
+// commit runs fn in a transaction of the committer, which groups the
+// writes of every worker waiting at that moment into one transaction (one
+// sync), each in a savepoint of its own: one write failing fails only
+// itself. It returns fn's error, the commit's, or ctx's if Run ends before
+// the committer takes it.
+func (n *Notifier) commit(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	req := commitReq{fn: fn, done: make(chan error, 1)}
+	select {
+	case n.commits <- req:
+		return <-req.done
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop is the committer: it runs until ctx ends, answering every
+// write it took.
+func (n *Notifier) commitLoop(ctx context.Context) {
+	for {
+		var batch []commitReq
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-n.commits:
+			batch = append(batch, req)
+		}
+		for more := true; more && len(batch) < maxCommitBatch; {
+			select {
+			case req := <-n.commits:
+				batch = append(batch, req)
+			default:
+				more = false
+			}
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		errs := make([]error, len(batch))
+		err := n.db.inTx(wctx, func(tx *sql.Tx) error {
+			for i, req := range batch {
+				if _, err := tx.ExecContext(wctx, `SAVEPOINT write`); err != nil {
+					return err
+				}
+				if errs[i] = req.fn(wctx, tx); errs[i] != nil {
+					if _, err := tx.ExecContext(wctx, `ROLLBACK TO write`); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.ExecContext(wctx, `RELEASE write`); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		cancel()
+		for i, req := range batch {
+			req.done <- errors.Join(err, errs[i])
+		}
 	}
 }
 

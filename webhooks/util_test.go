@@ -21,3 +21,5 @@ func paid() eventstore.EventData {
 	return eventstore.EventData{ID: uuid.New(), Type: "OrderPaid",
 		Data: json.RawMessage(`{"amount":300,"payment_ref":"p","paid_at":"2026-01-02T03:04:05Z"}`)}
 }
+
+func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }

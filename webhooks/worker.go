@@ -13,8 +13,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,15 +44,45 @@ func mkdir(dir string) error {
 	return nil
 }
 
-// worker delivers to one endpoint. It alone writes the endpoint's
-// checkpoint and deliveries (besides the retries and deletes of the API,
-// which it reads back when woken).
+// worker delivers to one endpoint. It keeps the endpoint's window (the
+// deliveries taken from the log and not yet delivered or dead, at most
+// Options.Window) in memory, as a cache of the database: the API's changes
+// (retries, pause, rotation) mark it dirty and it reloads.
+//
+// A delivery holds one of the endpoint's Concurrency slots from its send
+// until its outcome is committed, and its stream until then: so the
+// deliveries a crash can repeat are at most the slots, and an event is
+// sent only after every earlier one of its stream is delivered or dead.
+// Outcomes and new events commit through the notifier's committer, one
+// commit in flight per worker, while other streams keep being sent.
 type worker struct {
 	n      *Notifier
 	id     string
 	kick   chan struct{}
 	cancel context.CancelFunc
 	logger *slog.Logger
+	dirty  atomic.Bool
+
+	// Owned by run's goroutine.
+	ep       row
+	items    []*item           // the window, in position order
+	index    map[uint64]*item  // items by position
+	inflight map[uint64]string // position → stream: sent, outcome not committed
+	results  []result          // attempts finished, outcome not committed
+	caughtUp bool              // the last read of the log found nothing more
+}
+
+// item is one delivery of the window.
+type item struct {
+	position   uint64
+	id         string
+	stream     string
+	state      DeliveryState
+	nextAt     time.Time
+	recordedAt time.Time
+	manual     bool
+	tries      int
+	body       []byte
 }
 
 func (w *worker) wake() {
@@ -58,6 +90,13 @@ func (w *worker) wake() {
 	case w.kick <- struct{}{}:
 	default:
 	}
+}
+
+// touch marks the worker's cache stale (the API changed the endpoint or
+// its deliveries) and wakes it.
+func (w *worker) touch() {
+	w.dirty.Store(true)
+	w.wake()
 }
 
 // result is the outcome of one attempt.
@@ -71,55 +110,73 @@ type result struct {
 	interrupted bool // the notifier stopped: not an attempt
 }
 
+// outcome is what an attempt's result does to its delivery.
+type outcome struct {
+	position uint64
+	state    DeliveryState
+	nextAt   time.Time // for failed and pending
+	attempt  []byte    // the Attempt, JSON
+	gone     bool      // 410: the endpoint is disabled
+	tries    int
+}
+
+// commitDone reports a commit of the worker.
+type commitDone struct {
+	outcomes []outcome
+	results  int // how many of w.results it covered
+	added    []*item
+	position uint64 // the new checkpoint, 0 if unchanged
+	err      error
+}
+
 // run delivers until ctx ends. Attempts in flight then are cut short and
 // not recorded: their deliveries stay pending and are sent again.
 func (w *worker) run(ctx context.Context) {
-	results := make(chan result, w.n.concurrency)
-	inflight := map[uint64]string{} // position → stream
-	var done []result
-	sends := 0
+	n := w.n
+	sent := make(chan result, n.concurrency)
+	committed := make(chan commitDone, 1)
+	sends, committing := 0, false
+	w.inflight = map[uint64]string{}
+	w.dirty.Store(true)
 	defer func() {
 		// Attempts that got their answer before the end are recorded, so
 		// that a clean stop re-sends only those it cut short.
-		for ; sends > 0; sends-- {
-			done = append(done, <-results)
+		if committing {
+			if c := <-committed; c.err == nil {
+				w.apply(c)
+			}
 		}
-		if len(done) > 0 {
+		for ; sends > 0; sends-- {
+			w.results = append(w.results, <-sent)
+		}
+		if len(w.results) > 0 {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if err := w.record(rctx, done); err != nil {
+			outs := w.outcomes(w.results)
+			if err := n.db.inTx(rctx, func(tx *sql.Tx) error { return w.write(rctx, tx, outs, nil, 0) }); err != nil {
 				w.logger.Warn("recording the last attempts failed; they will be sent again", "err", err)
 			}
 		}
 	}()
 	delay := 100 * time.Millisecond
 	for {
-		if len(done) > 0 {
-			if err := w.record(ctx, done); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				w.logger.Error("recording delivery attempts failed; retrying", "err", err)
-			} else {
-				done = done[:0]
-			}
-		}
-		wait, stop, err := w.step(ctx, inflight, func(p pendingRow, body []byte, ep row) {
-			inflight[p.position] = p.stream
+		var wait time.Duration
+		if err := w.step(ctx, &committing, committed, func(it *item, ep row) {
+			w.inflight[it.position] = it.stream
 			sends++
-			go func() { results <- w.send(ctx, ep, p, body) }()
-		})
-		switch {
-		case ctx.Err() != nil:
-			return
-		case stop:
-			w.logger.Debug("endpoint gone; worker stops")
-			return
-		case err != nil:
+			go func() { sent <- w.send(ctx, ep, it) }()
+		}, &wait); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				w.logger.Debug("endpoint gone; worker stops")
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
 			w.logger.Error("webhook delivery step failed; retrying", "err", err, "in", delay)
 			wait = delay
 			delay = min(2*delay, 10*time.Second)
-		default:
+		} else {
 			delay = 100 * time.Millisecond
 		}
 		timer := time.NewTimer(wait)
@@ -128,19 +185,29 @@ func (w *worker) run(ctx context.Context) {
 			timer.Stop()
 			return
 		case <-w.kick:
-		case r := <-results:
+			w.caughtUp = false
+		case r := <-sent:
 			sends--
-			delete(inflight, r.position)
-			done = append(done, r)
+			w.results = append(w.results, r)
+		case c := <-committed:
+			committing = false
+			if c.err != nil {
+				if errors.Is(c.err, ErrNotFound) {
+					w.dirty.Store(true) // deleted: the reload stops the worker
+				} else if ctx.Err() == nil {
+					w.logger.Error("committing deliveries failed; retrying", "err", c.err)
+				}
+			} else {
+				w.apply(c)
+			}
 		case <-timer.C:
 		}
 		timer.Stop()
 		for drained := false; !drained; {
 			select {
-			case r := <-results:
+			case r := <-sent:
 				sends--
-				delete(inflight, r.position)
-				done = append(done, r)
+				w.results = append(w.results, r)
 			default:
 				drained = true
 			}
@@ -148,115 +215,262 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// step takes new events from
-// the log into the window, and starts the deliveries whose turn has come.
-// It returns how long to wait for the next due attempt, or stop when the
-// endpoint is gone.
-func (w *worker) step(ctx context.Context, inflight map[uint64]string,
-	start func(pendingRow, []byte, row)) (wait time.Duration, stop bool, err error) {
-	ep, err := loadEndpoint(ctx, w.n.db.read, w.id)
-	if errors.Is(err, ErrNotFound) {
-		return 0, true, nil
+// step reloads the cache if dirty, starts a commit of finished attempts
+// and new events of the log if none is in flight, and sends the
+// deliveries whose turn has come. It sets wait to the time until the next
+// due attempt.
+func (w *worker) step(ctx context.Context, committing *bool, committed chan<- commitDone, start func(*item, row), wait *time.Duration) error {
+	*wait = forever
+	if !*committing && w.dirty.Swap(false) {
+		if err := w.reload(ctx); err != nil {
+			w.dirty.Store(true)
+			return err
+		}
 	}
-	if err != nil {
-		return 0, false, err
+	if !*committing {
+		if err := w.startCommit(ctx, committing, committed); err != nil {
+			return err
+		}
 	}
-	if ep.State != StateActive {
-		w.n.metrics.pending.WithLabelValues(w.id).Set(0)
-		return forever, false, nil
-	}
-	more, err := w.fill(ctx, ep)
-	if err != nil {
-		return 0, false, fmt.Errorf("take events: %w", err)
-	}
-	pending, err := w.pending(ctx)
-	if err != nil {
-		return 0, false, fmt.Errorf("read deliveries: %w", err)
+	if w.ep.State != StateActive {
+		return nil
 	}
 	now := w.n.now()
-	w.n.metrics.observeLag(w.id, pending, now)
-	wait = forever
-	busy := map[string]bool{}
-	for _, s := range inflight {
+	busy := make(map[string]bool, len(w.inflight))
+	for _, s := range w.inflight {
 		busy[s] = true
 	}
-	for _, p := range pending {
-		if busy[p.stream] {
-			continue // an earlier event of its stream is not delivered yet
+	for _, it := range w.items {
+		if busy[it.stream] {
+			continue // an earlier event of its stream is not done yet
 		}
-		busy[p.stream] = true
-		if _, ok := inflight[p.position]; ok {
+		busy[it.stream] = true
+		if due := it.nextAt.Sub(now); due > 0 {
+			*wait = min(*wait, due)
 			continue
 		}
-		if due := p.nextAt.Sub(now); due > 0 {
-			wait = min(wait, due)
-			continue
+		if len(w.inflight) >= w.n.concurrency {
+			continue // woken when a slot frees
 		}
-		if len(inflight) >= w.n.concurrency {
-			continue // woken when one finishes
-		}
-		body, err := w.body(ctx, p.position)
-		if err != nil {
-			return 0, false, err
-		}
-		start(p, body, ep)
+		start(it, w.ep)
 	}
-	if more {
-		wait = 0
-	}
-	return wait, false, nil
+	return nil
 }
 
-// fill takes the events after the checkpoint into deliveries, up to the
-// window, advancing the checkpoint in the same transaction: an event is
-// either before the checkpoint with its delivery recorded (or filtered
-// out), or after it, still in the log. It reports whether more events may
-// follow at once.
-func (w *worker) fill(ctx context.Context, ep row) (more bool, err error) {
-	var open int
-	if err := w.n.db.read.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE endpoint = ? AND state IN (?, ?)`,
-		w.id, string(DeliveryPending), string(DeliveryFailed)).Scan(&open); err != nil {
-		return false, err
+// reload reads the endpoint and its window from the database.
+func (w *worker) reload(ctx context.Context) error {
+	ep, err := loadEndpoint(ctx, w.n.db.read, w.id)
+	if err != nil {
+		return err
 	}
-	room := w.n.window - open
-	if room <= 0 {
-		return false, nil
+	rows, err := w.n.db.read.QueryContext(ctx, `SELECT position, id, stream, state, next_at, recorded_at, manual,
+		json_array_length(attempts), body FROM deliveries
+		WHERE endpoint = ? AND state IN (?, ?) ORDER BY position`, w.id, string(DeliveryPending), string(DeliveryFailed))
+	if err != nil {
+		return fmt.Errorf("read deliveries: %w", err)
 	}
-	events, err := w.n.store.ReadAll(ctx, ep.Position, room)
-	if err != nil || len(events) == 0 {
-		return false, err
+	var items []*item
+	for rows.Next() {
+		var (
+			it               item
+			pos, next, recAt int64
+			state            string
+		)
+		if err := rows.Scan(&pos, &it.id, &it.stream, &state, &next, &recAt, &it.manual, &it.tries, &it.body); err != nil {
+			return errors.Join(fmt.Errorf("read deliveries: %w", err), rows.Close())
+		}
+		it.position, it.state, it.nextAt, it.recordedAt = uint64(pos), DeliveryState(state), fromMillis(next), fromMillis(recAt)
+		items = append(items, &it)
 	}
-	now := millis(w.n.now())
-	err = w.n.db.inTx(ctx, func(tx *sql.Tx) error {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read deliveries: %w", err)
+	}
+	w.ep, w.items = ep, items
+	w.index = make(map[uint64]*item, len(items))
+	for _, it := range items {
+		w.index[it.position] = it
+	}
+	w.caughtUp = false
+	w.n.metrics.observeLag(w.id, w.items, w.n.now())
+	return nil
+}
+
+// startCommit commits, asynchronously, the outcomes of finished attempts
+// and the events after the checkpoint that fit in the window.
+func (w *worker) startCommit(ctx context.Context, committing *bool, committed chan<- commitDone) error {
+	var (
+		added    []*item
+		position uint64
+	)
+	if room := w.n.window - len(w.items); w.ep.State == StateActive && room > 0 && !w.caughtUp {
+		events, err := w.n.store.ReadAll(ctx, w.ep.Position, room)
+		if err != nil {
+			return fmt.Errorf("read the log: %w", err)
+		}
+		w.caughtUp = len(events) < room
+		if len(events) > 0 {
+			position = events[len(events)-1].Position
+		}
 		for _, e := range events {
-			if !wants(ep.Events, e.Stream, e.Type) {
+			if !wants(w.ep.Events, e.Stream, e.Type) {
 				continue
 			}
 			body, err := json.Marshal(eventjson.From(e))
 			if err != nil {
-				return err
+				return fmt.Errorf("encode event %s: %w", e.ID, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-				(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, attempts, next_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`,
-				w.id, int64(e.Position), deliveryID(w.id, e), e.ID.String(), e.Type, e.Stream, millis(e.RecordedAt), body,
-				string(DeliveryPending), now); err != nil {
-				return err
+			added = append(added, &item{position: e.Position, id: deliveryID(w.id, e), stream: e.Stream,
+				state: DeliveryPending, nextAt: w.n.now(), recordedAt: e.RecordedAt, body: body})
+		}
+	}
+	k := len(w.results)
+	if k == 0 && position == 0 {
+		return nil
+	}
+	outs := w.outcomes(w.results[:k])
+	*committing = true
+	go func() {
+		err := w.n.commit(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			return w.write(ctx, tx, outs, added, position)
+		})
+		committed <- commitDone{outcomes: outs, results: k, added: added, position: position, err: err}
+	}()
+	return nil
+}
+
+// outcomes decides what each result does to its delivery.
+func (w *worker) outcomes(results []result) []outcome {
+	n := w.n
+	var outs []outcome
+	for _, r := range results {
+		if r.interrupted {
+			continue
+		}
+		it := w.index[r.position]
+		if it == nil {
+			continue // deleted, or no longer in the window
+		}
+		a, _ := json.Marshal(Attempt{At: r.at, Status: r.status, Error: r.err, DurationMS: r.duration.Milliseconds()}) //nolint:errcheck // plain values
+		o := outcome{position: r.position, attempt: a, tries: it.tries + 1}
+		switch {
+		case r.status >= 200 && r.status < 300:
+			o.state = DeliveryDelivered
+		case r.status == http.StatusGone:
+			// Sent again, in order, when the endpoint is resumed.
+			o.state, o.nextAt, o.gone = DeliveryFailed, r.at, true
+		case it.manual || o.tries >= len(n.schedule):
+			o.state = DeliveryDead
+		default:
+			o.state, o.nextAt = DeliveryFailed, r.at.Add(max(jitter(n.schedule[o.tries]), r.retryAfter))
+		}
+		outs = append(outs, o)
+	}
+	return outs
+}
+
+// write records outcomes, adds deliveries and moves the checkpoint (if
+// position is not 0), in tx. ErrNotFound if the endpoint is gone.
+func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []*item, position uint64) error {
+	delivered := false
+	for _, o := range outs {
+		var next any
+		if o.state == DeliveryFailed || o.state == DeliveryPending {
+			next = millis(o.nextAt)
+		}
+		dropBody := o.state == DeliveryDelivered
+		delivered = delivered || dropBody
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_at = ?, manual = 0,
+			attempts = json_insert(CASE WHEN json_array_length(attempts) >= ? THEN json_remove(attempts, '$[0]') ELSE attempts END, '$[#]', json(?)),
+			body = CASE WHEN ? THEN NULL ELSE body END
+			WHERE endpoint = ? AND position = ?`,
+			string(o.state), next, maxAttempts, string(o.attempt), dropBody, w.id, int64(o.position)); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
+		if o.gone {
+			if err := w.n.disable(ctx, tx, w.id, fmt.Sprintf("the receiver answered 410 Gone at %s", fromMillis(millis(o.nextAt)).Format(time.RFC3339))); err != nil {
+				return fmt.Errorf("disable endpoint: %w", err)
 			}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE endpoints SET checkpoint = ? WHERE id = ?`, int64(events[len(events)-1].Position), w.id)
+	}
+	for _, it := range added {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+			(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, attempts, next_at)
+			VALUES (?, ?, ?, json_extract(?, '$.id'), json_extract(?, '$.type'), ?, ?, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`,
+			w.id, int64(it.position), it.id, it.body, it.body, it.stream, millis(it.recordedAt), it.body,
+			string(DeliveryPending), millis(it.nextAt)); err != nil {
+			return fmt.Errorf("add delivery: %w", err)
+		}
+	}
+	if position != 0 {
+		res, err := tx.ExecContext(ctx, `UPDATE endpoints SET checkpoint = ? WHERE id = ?`, int64(position), w.id)
 		if err != nil {
-			return err
+			return fmt.Errorf("move checkpoint: %w", err)
 		}
 		if k, err := res.RowsAffected(); err != nil || k == 0 {
 			return errors.Join(err, fmt.Errorf("endpoint %s: %w", w.id, ErrNotFound))
 		}
-		return nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return false, nil // deleted meanwhile; the next step stops
 	}
-	return len(events) == room, err
+	if delivered {
+		// Keep the newest delivered deliveries only.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE endpoint = ?1 AND state = ?2 AND position <
+			(SELECT position FROM deliveries WHERE endpoint = ?1 AND state = ?2 ORDER BY position DESC LIMIT 1 OFFSET ?3)`,
+			w.id, string(DeliveryDelivered), keepDelivered); err != nil {
+			return fmt.Errorf("prune deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
+// apply brings the cache up to a successful commit.
+func (w *worker) apply(c commitDone) {
+	m := w.n.metrics
+	// The attempts covered free their slots, whatever became of them.
+	for _, r := range w.results[:c.results] {
+		delete(w.inflight, r.position)
+	}
+	w.results = slices.Delete(w.results, 0, c.results)
+	done := false
+	for _, o := range c.outcomes {
+		it := w.index[o.position]
+		if it == nil {
+			continue
+		}
+		it.state, it.nextAt, it.tries, it.manual = o.state, o.nextAt, o.tries, false
+		switch o.state {
+		case DeliveryDelivered:
+			m.deliveries.WithLabelValues("delivered").Inc()
+			done = true
+		case DeliveryDead:
+			m.deliveries.WithLabelValues("dead").Inc()
+			w.logger.Warn("delivery dead-lettered", "position", o.position, "attempts", o.tries)
+			done = true
+		default:
+			if o.gone {
+				m.deliveries.WithLabelValues("gone").Inc()
+				w.ep.State = StateDisabled
+				w.logger.Warn("endpoint disabled: the receiver answered 410 Gone")
+			} else {
+				m.deliveries.WithLabelValues("failed").Inc()
+			}
+		}
+	}
+	if done {
+		w.items = slices.DeleteFunc(w.items, func(it *item) bool {
+			if it.state == DeliveryDelivered || it.state == DeliveryDead {
+				delete(w.index, it.position)
+				return true
+			}
+			return false
+		})
+	}
+	for _, it := range c.added {
+		w.items = append(w.items, it)
+		w.index[it.position] = it
+	}
+	if c.position != 0 {
+		w.ep.Position = c.position
+	}
+	m.observeLag(w.id, w.items, w.n.now())
 }
 
 // deliveryID is the webhook-id of event e for endpoint: the same for every
@@ -269,49 +483,12 @@ func deliveryID(endpoint string, e eventstore.RecordedEvent) string {
 	return "msg_" + strings.ReplaceAll(uuid.NewSHA1(ns, e.ID[:]).String(), "-", "")
 }
 
-// pending returns the deliveries not yet delivered nor dead, in position
-// order: at most the window.
-func (w *worker) pending(ctx context.Context) ([]pendingRow, error) {
-	rows, err := w.n.db.read.QueryContext(ctx, `SELECT position, stream, state, next_at, recorded_at FROM deliveries
-		WHERE endpoint = ? AND state IN (?, ?) ORDER BY position`, w.id, string(DeliveryPending), string(DeliveryFailed))
-	if err != nil {
-		return nil, err
-	}
-	var out []pendingRow
-	for rows.Next() {
-		var (
-			p                pendingRow
-			pos, next, recAt int64
-			state            string
-		)
-		if err := rows.Scan(&pos, &p.stream, &state, &next, &recAt); err != nil {
-			return nil, errors.Join(err, rows.Close())
-		}
-		p.position, p.state, p.nextAt, p.recordedAt = uint64(pos), DeliveryState(state), fromMillis(next), fromMillis(recAt)
-		out = append(out, p)
-	}
-	return out, errors.Join(rows.Err(), rows.Close())
-}
-
-func (w *worker) body(ctx context.Context, position uint64) ([]byte, error) {
-	var body []byte
-	err := w.n.db.read.QueryRowContext(ctx, `SELECT body FROM deliveries WHERE endpoint = ? AND position = ?`, w.id, int64(position)).Scan(&body)
-	if err != nil {
-		return nil, fmt.Errorf("read delivery body: %w", err)
-	}
-	return body, nil
-}
-
 // send makes one attempt.
-func (w *worker) send(ctx context.Context, ep row, p pendingRow, body []byte) result {
+func (w *worker) send(ctx context.Context, ep row, it *item) result {
 	n := w.n
 	start := n.now()
-	r := result{position: p.position, at: start.UTC()}
-	id, err := w.idOf(ctx, p.position)
-	if err != nil {
-		r.interrupted = true
-		return r
-	}
+	r := result{position: it.position, at: start.UTC()}
+	id, body := it.id, it.body
 	ts := strconv.FormatInt(start.Unix(), 10)
 	sig, err := n.signatures(ep, start, id, ts, body)
 	if err != nil {
@@ -352,12 +529,6 @@ func (w *worker) send(ctx context.Context, ep row, p pendingRow, body []byte) re
 	}
 	n.metrics.observeAttempt(r)
 	return r
-}
-
-func (w *worker) idOf(ctx context.Context, position uint64) (string, error) {
-	var id string
-	err := w.n.db.read.QueryRowContext(ctx, `SELECT id FROM deliveries WHERE endpoint = ? AND position = ?`, w.id, int64(position)).Scan(&id)
-	return id, err
 }
 
 // attemptError says why an attempt got no usable answer, without the URL
@@ -435,80 +606,4 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d + time.Duration(rand.Int64N(2*spread+1)-spread)
-}
-
-// record commits the outcomes of attempts in one transaction.
-func (w *worker) record(ctx context.Context, done []result) error {
-	n := w.n
-	return n.db.inTx(ctx, func(tx *sql.Tx) error {
-		for _, r := range done {
-			if r.interrupted {
-				continue
-			}
-			var (
-				attempts string
-				manual   bool
-				state    string
-			)
-			err := tx.QueryRowContext(ctx, `SELECT attempts, manual, state FROM deliveries WHERE endpoint = ? AND position = ?`,
-				w.id, int64(r.position)).Scan(&attempts, &manual, &state)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // the endpoint was deleted
-			}
-			if err != nil {
-				return err
-			}
-			if DeliveryState(state) != DeliveryPending && DeliveryState(state) != DeliveryFailed {
-				continue
-			}
-			var list []Attempt
-			if err := json.Unmarshal([]byte(attempts), &list); err != nil {
-				return err
-			}
-			list = append(list, Attempt{At: r.at, Status: r.status, Error: r.err, DurationMS: r.duration.Milliseconds()})
-			tried := len(list) // attempts of the schedule so far (when not manual)
-			if len(list) > maxAttempts {
-				list = list[len(list)-maxAttempts:]
-			}
-			raw, err := json.Marshal(list)
-			if err != nil {
-				return err
-			}
-			var (
-				next     any
-				newState DeliveryState
-				body     = "body"
-			)
-			switch {
-			case r.status >= 200 && r.status < 300:
-				newState, body = DeliveryDelivered, "NULL"
-				n.metrics.deliveries.WithLabelValues("delivered").Inc()
-			case r.status == http.StatusGone:
-				// Sent again, in order, if the endpoint is resumed.
-				newState, next = DeliveryFailed, millis(r.at)
-				if err := n.disable(ctx, tx, w.id, fmt.Sprintf("the receiver answered 410 Gone at %s", r.at.Format(time.RFC3339))); err != nil {
-					return err
-				}
-				n.metrics.deliveries.WithLabelValues("gone").Inc()
-				w.logger.Warn("endpoint disabled: the receiver answered 410 Gone")
-			case manual || tried >= len(n.schedule):
-				newState = DeliveryDead
-				n.metrics.deliveries.WithLabelValues("dead").Inc()
-				w.logger.Warn("delivery dead-lettered", "position", r.position, "attempts", tried, "status", r.status, "err", r.err)
-			default:
-				delay := max(jitter(n.schedule[tried]), r.retryAfter)
-				newState, next = DeliveryFailed, millis(r.at.Add(delay))
-				n.metrics.deliveries.WithLabelValues("failed").Inc()
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_at = ?, manual = 0, body = `+body+`
-				WHERE endpoint = ? AND position = ?`, string(newState), string(raw), next, w.id, int64(r.position)); err != nil {
-				return err
-			}
-		}
-		// Keep the newest delivered deliveries only.
-		_, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE endpoint = ?1 AND state = ?2 AND position <
-			(SELECT position FROM deliveries WHERE endpoint = ?1 AND state = ?2 ORDER BY position DESC LIMIT 1 OFFSET ?3)`,
-			w.id, string(DeliveryDelivered), keepDelivered)
-		return err
-	})
 }
