@@ -50,12 +50,12 @@ func BenchmarkDeliver(b *testing.B) {
 				got.Add(1)
 			}))
 			b.Cleanup(rcv.Close)
-			trivial := trivialRate(b, rcv.URL, DefaultConcurrency*endpoints, 20_000)
+			trivial := trivialRate(b, rcv.URL, benchConcurrency*endpoints, 20_000)
 			got.Store(0)
 			b.ResetTimer()
 			var elapsed time.Duration
 			for range b.N {
-				n := openNotifier(b, b.TempDir(), store, Options{Key: testKey, AllowPrivate: true})
+				n := openNotifier(b, b.TempDir(), store, Options{Key: testKey, AllowPrivate: true, Concurrency: benchConcurrency})
 				for range endpoints {
 					if _, err := n.Create(b.Context(), NewEndpoint{URL: rcv.URL, FromPosition: u64(0)}); err != nil {
 						b.Fatal(err)
@@ -163,3 +163,7 @@ func BenchmarkLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 }
+
+// benchConcurrency is the deliveries in flight per endpoint in
+// BenchmarkDeliver.
+const benchConcurrency = 32

@@ -42,6 +42,36 @@ type db struct {
 	write *sql.DB
 	read  *sql.DB
 	lock  *os.File
+	stmts statements
+}
+
+// statements are the delivery writes, prepared once on the write
+// connection.
+type statements struct {
+	firstAttempt, attempt, insert, checkpoint *sql.Stmt
+}
+
+func (d *db) prepare() (err error) {
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = d.write.Prepare(q)
+		return st
+	}
+	d.stmts = statements{
+		firstAttempt: prep(`UPDATE deliveries SET state = ?, next_at = ?, manual = 0, attempts = ?,
+			body = CASE WHEN ? THEN NULL ELSE body END WHERE endpoint = ? AND position = ?`),
+		attempt: prep(`UPDATE deliveries SET state = ?, next_at = ?, manual = 0,
+			attempts = json_insert(CASE WHEN json_array_length(attempts) >= ? THEN json_remove(attempts, '$[0]') ELSE attempts END, '$[#]', json(?)),
+			body = CASE WHEN ? THEN NULL ELSE body END WHERE endpoint = ? AND position = ?`),
+		insert: prep(`INSERT INTO deliveries
+			(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, attempts, next_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`),
+		checkpoint: prep(`UPDATE endpoints SET checkpoint = ? WHERE id = ?`),
+	}
+	return err
 }
 
 func openDB(dir string) (_ *db, err error) {
@@ -78,6 +108,9 @@ func openDB(dir string) (_ *db, err error) {
 	d.write.SetMaxIdleConns(1)
 	d.write.SetConnMaxIdleTime(0)
 	if err := d.initSchema(); err != nil {
+		return nil, fmt.Errorf("open webhooks %s: %w", path, err)
+	}
+	if err := d.prepare(); err != nil {
 		return nil, fmt.Errorf("open webhooks %s: %w", path, err)
 	}
 	if d.read, err = sql.Open("sqlite", path+pragmas+"&_pragma=query_only(1)"); err != nil {
@@ -147,6 +180,11 @@ COMMIT;`, applicationID, schemaVersion))
 
 func (d *db) close() error {
 	var errs []error
+	for _, st := range []*sql.Stmt{d.stmts.firstAttempt, d.stmts.attempt, d.stmts.insert, d.stmts.checkpoint} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	if d.read != nil {
 		errs = append(errs, d.read.Close())
 	}

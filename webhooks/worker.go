@@ -70,12 +70,19 @@ type worker struct {
 	inflight map[uint64]string // position → stream: sent, outcome not committed
 	results  []result          // attempts finished, outcome not committed
 	caughtUp bool              // the last read of the log found nothing more
+
+	// sincePrune counts deliveries delivered since the last pruning;
+	// written by write, which runs on the committer's goroutine while
+	// run waits for it, or on run's own at the end.
+	sincePrune int
 }
 
 // item is one delivery of the window.
 type item struct {
 	position   uint64
 	id         string
+	eventID    string
+	eventType  string
 	stream     string
 	state      DeliveryState
 	nextAt     time.Time
@@ -118,6 +125,7 @@ type outcome struct {
 	attempt  []byte    // the Attempt, JSON
 	gone     bool      // 410: the endpoint is disabled
 	tries    int
+	first    bool // the delivery's first attempt: its attempts are just this one
 }
 
 // commitDone reports a commit of the worker.
@@ -319,7 +327,7 @@ func (w *worker) startCommit(ctx context.Context, committing *bool, committed ch
 			if err != nil {
 				return fmt.Errorf("encode event %s: %w", e.ID, err)
 			}
-			added = append(added, &item{position: e.Position, id: deliveryID(w.id, e), stream: e.Stream,
+			added = append(added, &item{position: e.Position, id: deliveryID(w.id, e), eventID: e.ID.String(), eventType: e.Type, stream: e.Stream,
 				state: DeliveryPending, nextAt: w.n.now(), recordedAt: e.RecordedAt, body: body})
 		}
 	}
@@ -351,7 +359,7 @@ func (w *worker) outcomes(results []result) []outcome {
 			continue // deleted, or no longer in the window
 		}
 		a, _ := json.Marshal(Attempt{At: r.at, Status: r.status, Error: r.err, DurationMS: r.duration.Milliseconds()}) //nolint:errcheck // plain values
-		o := outcome{position: r.position, attempt: a, tries: it.tries + 1}
+		o := outcome{position: r.position, attempt: a, tries: it.tries + 1, first: it.tries == 0}
 		switch {
 		case r.status >= 200 && r.status < 300:
 			o.state = DeliveryDelivered
@@ -371,19 +379,27 @@ func (w *worker) outcomes(results []result) []outcome {
 // write records outcomes, adds deliveries and moves the checkpoint (if
 // position is not 0), in tx. ErrNotFound if the endpoint is gone.
 func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []*item, position uint64) error {
-	delivered := false
+	st := w.n.db.stmts
+	delivered := 0
 	for _, o := range outs {
 		var next any
 		if o.state == DeliveryFailed || o.state == DeliveryPending {
 			next = millis(o.nextAt)
 		}
 		dropBody := o.state == DeliveryDelivered
-		delivered = delivered || dropBody
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_at = ?, manual = 0,
-			attempts = json_insert(CASE WHEN json_array_length(attempts) >= ? THEN json_remove(attempts, '$[0]') ELSE attempts END, '$[#]', json(?)),
-			body = CASE WHEN ? THEN NULL ELSE body END
-			WHERE endpoint = ? AND position = ?`,
-			string(o.state), next, maxAttempts, string(o.attempt), dropBody, w.id, int64(o.position)); err != nil {
+		if dropBody {
+			delivered++
+		}
+		var err error
+		if o.first {
+			// The common case, in Go: the attempts are this one.
+			_, err = tx.StmtContext(ctx, st.firstAttempt).ExecContext(ctx, string(o.state), next, "["+string(o.attempt)+"]",
+				dropBody, w.id, int64(o.position))
+		} else {
+			_, err = tx.StmtContext(ctx, st.attempt).ExecContext(ctx, string(o.state), next, maxAttempts, string(o.attempt),
+				dropBody, w.id, int64(o.position))
+		}
+		if err != nil {
 			return fmt.Errorf("record attempt: %w", err)
 		}
 		if o.gone {
@@ -392,17 +408,15 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 			}
 		}
 	}
+	insert := tx.StmtContext(ctx, st.insert)
 	for _, it := range added {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, attempts, next_at)
-			VALUES (?, ?, ?, json_extract(?, '$.id'), json_extract(?, '$.type'), ?, ?, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`,
-			w.id, int64(it.position), it.id, it.body, it.body, it.stream, millis(it.recordedAt), it.body,
-			string(DeliveryPending), millis(it.nextAt)); err != nil {
+		if _, err := insert.ExecContext(ctx, w.id, int64(it.position), it.id, it.eventID, it.eventType, it.stream,
+			millis(it.recordedAt), it.body, string(DeliveryPending), millis(it.nextAt)); err != nil {
 			return fmt.Errorf("add delivery: %w", err)
 		}
 	}
 	if position != 0 {
-		res, err := tx.ExecContext(ctx, `UPDATE endpoints SET checkpoint = ? WHERE id = ?`, int64(position), w.id)
+		res, err := tx.StmtContext(ctx, st.checkpoint).ExecContext(ctx, int64(position), w.id)
 		if err != nil {
 			return fmt.Errorf("move checkpoint: %w", err)
 		}
@@ -410,8 +424,10 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 			return errors.Join(err, fmt.Errorf("endpoint %s: %w", w.id, ErrNotFound))
 		}
 	}
-	if delivered {
-		// Keep the newest delivered deliveries only.
+	// Keep the newest delivered deliveries only; pruning now and then
+	// keeps the scan of the kept ones off most commits.
+	if w.sincePrune += delivered; w.sincePrune >= keepDelivered/10 {
+		w.sincePrune = 0
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE endpoint = ?1 AND state = ?2 AND position <
 			(SELECT position FROM deliveries WHERE endpoint = ?1 AND state = ?2 ORDER BY position DESC LIMIT 1 OFFSET ?3)`,
 			w.id, string(DeliveryDelivered), keepDelivered); err != nil {
