@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -134,17 +135,37 @@ func BenchmarkLatency(b *testing.B) {
 	}
 	run(b, n)
 	const rate, seconds = 1000, 3
-	sent := map[uint64]time.Time{}
+	var (
+		sentMu sync.Mutex
+		sent   = map[uint64]time.Time{}
+	)
 	b.ResetTimer()
 	for range b.N {
+		// Appends are paced by a ticker and made by 16 appenders; the
+		// latency runs from the start of the append to the arrival.
+		ticks := make(chan int, rate*seconds)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for i := range ticks {
+					t0 := time.Now()
+					pos := appendEvents(b, store, fmt.Sprintf("l%d", i%100), 1)
+					sentMu.Lock()
+					sent[pos] = t0
+					sentMu.Unlock()
+				}
+			})
+		}
+		start := time.Now()
 		tick := time.NewTicker(time.Second / rate)
 		for i := range rate * seconds {
 			<-tick.C
-			t0 := time.Now()
-			pos := appendEvents(b, store, fmt.Sprintf("l%d", i%100), 1)
-			sent[pos] = t0
+			ticks <- i
 		}
 		tick.Stop()
+		close(ticks)
+		wg.Wait()
+		b.ReportMetric(float64(rate*seconds)/time.Since(start).Seconds(), "events/s")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -167,3 +188,60 @@ func BenchmarkLatency(b *testing.B) {
 // benchConcurrency is the deliveries in flight per endpoint in
 // BenchmarkDeliver.
 const benchConcurrency = 32
+
+// BenchmarkBacklogMemory keeps a receiver down (503) while 100,000 events
+// pile up, and reports the heap before and after, and the deliveries the
+// endpoint holds: its window, not the backlog.
+func BenchmarkBacklogMemory(b *testing.B) {
+	dir := b.TempDir()
+	store := openEmbedded(b, dir)
+	n := openNotifier(b, dir, store, Options{Key: testKey, AllowPrivate: true})
+	var attempts atomic.Int64
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	b.Cleanup(rcv.Close)
+	ep, err := n.Create(b.Context(), NewEndpoint{URL: rcv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, n)
+	heap := func() float64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return float64(ms.HeapInuse) / (1 << 20)
+	}
+	before := heap()
+	b.ResetTimer()
+	for range b.N {
+		const orders, batches, each = 1000, 10, 10 // 100,000 events
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for o := range orders {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				for range batches {
+					evs := make([]eventstore.EventData, each)
+					for i := range evs {
+						evs[i] = paid()
+					}
+					if _, err := store.Append(b.Context(), fmt.Sprintf("order-m%d", o), eventstore.Any, evs...); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	b.StopTimer()
+	waitFor(b, "the window full", nil, func() bool {
+		return len(deliveriesOf(b, n, ep.ID, "")) >= DefaultWindow
+	})
+	b.ReportMetric(before, "heap_before_MiB")
+	b.ReportMetric(heap(), "heap_after_MiB")
+	b.ReportMetric(float64(len(deliveriesOf(b, n, ep.ID, ""))), "deliveries_held")
+}
