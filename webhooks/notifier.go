@@ -174,20 +174,20 @@ func Open(dir string, store eventstore.Store, opts Options) (_ *Notifier, err er
 		n.grace = DefaultRotationGrace
 	}
 	// A wrong key shows now, not at the first delivery.
-	if err := n.checkKey(context.Background()); err != nil {
+	if err := n.checkKey(); err != nil {
 		return nil, errors.Join(err, d.close())
 	}
-	n.metrics = newMetrics(opts.Registerer)
+	n.metrics = newMetrics(opts.Registerer, n.now)
 	return n, nil
 }
 
 // checkKey opens one stored secret, if any, with the key.
-func (n *Notifier) checkKey(ctx context.Context) error {
+func (n *Notifier) checkKey() error {
 	var (
 		id     string
 		sealed []byte
 	)
-	err := n.db.read.QueryRowContext(ctx, `SELECT id, secret FROM endpoints LIMIT 1`).Scan(&id, &sealed)
+	err := n.db.read.QueryRow(`SELECT id, secret FROM endpoints LIMIT 1`).Scan(&id, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

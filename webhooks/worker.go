@@ -299,7 +299,7 @@ func (w *worker) reload(ctx context.Context) error {
 		w.index[it.position] = it
 	}
 	w.caughtUp = false
-	w.n.metrics.observeLag(w.id, w.items, w.n.now())
+	w.n.metrics.observeLag(w.id, w.items)
 	return nil
 }
 
@@ -486,7 +486,7 @@ func (w *worker) apply(c commitDone) {
 	if c.position != 0 {
 		w.ep.Position = c.position
 	}
-	m.observeLag(w.id, w.items, w.n.now())
+	m.observeLag(w.id, w.items)
 }
 
 // deliveryID is the webhook-id of event e for endpoint: the same for every
