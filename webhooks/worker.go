@@ -71,6 +71,10 @@ type worker struct {
 	results  []result          // attempts finished, outcome not committed
 	caughtUp bool              // the last read of the log found nothing more
 
+	// commitDelay and commitAfter back off commits after a failed one.
+	commitDelay time.Duration
+	commitAfter time.Time
+
 	// sincePrune counts deliveries delivered since the last pruning;
 	// written by write, which runs on the committer's goroutine while
 	// run waits for it, or on run's own at the end.
@@ -199,14 +203,17 @@ func (w *worker) run(ctx context.Context) {
 			w.results = append(w.results, r)
 		case c := <-committed:
 			committing = false
-			if c.err != nil {
-				if errors.Is(c.err, ErrNotFound) {
-					w.dirty.Store(true) // deleted: the reload stops the worker
-				} else if ctx.Err() == nil {
-					w.logger.Error("committing deliveries failed; retrying", "err", c.err)
-				}
-			} else {
+			w.caughtUp = false // the events read were not taken, if it failed
+			switch {
+			case c.err == nil:
 				w.apply(c)
+				w.commitDelay = 0
+			case errors.Is(c.err, ErrNotFound):
+				w.dirty.Store(true) // deleted: the reload stops the worker
+			case ctx.Err() == nil:
+				w.commitDelay = min(max(2*w.commitDelay, 100*time.Millisecond), 10*time.Second)
+				w.commitAfter = n.now().Add(w.commitDelay)
+				w.logger.Error("committing deliveries failed; retrying", "err", c.err, "in", w.commitDelay)
 			}
 		case <-timer.C:
 		}
@@ -236,7 +243,9 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 		}
 	}
 	if !*committing {
-		if err := w.startCommit(ctx, committing, committed); err != nil {
+		if pause := w.commitAfter.Sub(w.n.now()); pause > 0 {
+			*wait = pause // after a failed commit
+		} else if err := w.startCommit(ctx, committing, committed); err != nil {
 			return err
 		}
 	}
