@@ -8,6 +8,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/orderstore/orderstore/api"
+	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/orders"
 )
 
 // TestWebhooks_Routes drives every webhook route through the API, with the
@@ -177,6 +181,37 @@ func waitDeliveries(t *testing.T, e *env, id, state string, k int) []any {
 		case <-tick.C:
 		case <-t.Context().Done():
 			t.Fatal(t.Context().Err())
+		}
+	}
+}
+
+// TestWebhooks_Off: a server without a notifier (serve --webhooks=false)
+// answers every webhook route 503 webhooks_unavailable.
+func TestWebhooks_Off(t *testing.T) {
+	t.Parallel()
+	store, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: orders.New(store, orders.Options{})}).Handler())
+	t.Cleanup(srv.Close)
+	e := &env{t: t, store: store, srv: srv}
+	for _, req := range []struct{ method, path string }{
+		{"GET", "/webhooks"}, {"POST", "/webhooks"}, {"GET", "/webhooks/x"}, {"DELETE", "/webhooks/x"},
+		{"POST", "/webhooks/x/pause"}, {"GET", "/webhooks/x/deliveries"}, {"POST", "/webhooks/x/dead/retry"},
+	} {
+		var body any
+		if req.method == "POST" && req.path == "/webhooks" {
+			body = map[string]any{"url": "https://example.com/"}
+		}
+		p := e.expect(e.do(req.method, req.path, body), 503).json(t)
+		if p["code"] != "webhooks_unavailable" {
+			t.Errorf("%s %s: %v", req.method, req.path, p)
 		}
 	}
 }
