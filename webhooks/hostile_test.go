@@ -114,8 +114,13 @@ func TestTarget_Private(t *testing.T) {
 	if _, err := c.Do(req); !errors.Is(err, ErrPrivateTarget) {
 		t.Errorf("dial to loopback: %v, want ErrPrivateTarget", err)
 	}
-	if !internal(mustAddr(t, "169.254.169.254")) || internal(mustAddr(t, "93.184.215.14")) {
-		t.Error("internal() misclassifies")
+	for addr, want := range map[string]bool{
+		"169.254.169.254": true, "127.0.0.53": true, "::ffff:10.0.0.1": true, "2002:7f00:1::": true, "2002:c0a8:101::1": true,
+		"2001:0:4136:e378::1": true, "fe80::1": true, "93.184.215.14": false, "2606:4700::6810:84e5": false, "2002:5db8:d70e::": false,
+	} {
+		if got := internal(mustAddr(t, addr)); got != want {
+			t.Errorf("internal(%s) = %v, want %v", addr, got, want)
+		}
 	}
 }
 

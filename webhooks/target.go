@@ -18,8 +18,8 @@ const maxURLLength = 2048
 // internalPrefixes are ranges that netip's predicates do not cover but that
 // reach internal services: the shared address space of carrier-grade NAT
 // (cloud metadata at 100.100.100.200 on some clouds), IETF protocol
-// assignments, benchmarking, the reserved class E, NAT64 and the
-// deprecated site-local IPv6 range.
+// assignments, benchmarking, the reserved class E, NAT64, Teredo (which
+// hides an IPv4 address) and the deprecated site-local IPv6 range.
 var internalPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -27,6 +27,7 @@ var internalPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("2001::/32"),
 	netip.MustParsePrefix("fec0::/10"),
 }
 
@@ -45,8 +46,15 @@ func internal(ip netip.Addr) bool {
 			return true
 		}
 	}
+	if sixToFour.Contains(ip) {
+		// 6to4 carries an IPv4 address in bytes 2 to 5.
+		b := ip.As16()
+		return internal(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+	}
 	return false
 }
+
+var sixToFour = netip.MustParsePrefix("2002::/16")
 
 // checkURL validates an endpoint's URL; unless allowPrivate, it resolves
 // the host and refuses it if any of its addresses is internal. (Connect
