@@ -165,7 +165,7 @@ CREATE TABLE deliveries (
 	recorded_at INTEGER NOT NULL,
 	body        BLOB,
 	state       TEXT    NOT NULL,
-	attempts    TEXT    NOT NULL DEFAULT '[]',
+	attempts    TEXT    NOT NULL,
 	next_at     INTEGER,
 	manual      INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (endpoint, position)

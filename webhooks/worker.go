@@ -390,23 +390,18 @@ func (w *worker) outcomes(results []result) []outcome {
 func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []*item, position uint64) error {
 	st := w.n.db.stmts
 	delivered := 0
-	var firsts []any // position, attempts: first attempts delivered, the bulk
 	for _, o := range outs {
-		if o.state == DeliveryDelivered {
-			delivered++
-			if o.first {
-				firsts = append(firsts, int64(o.position), "["+string(o.attempt)+"]")
-				continue
-			}
-		}
 		var next any
 		if o.state == DeliveryFailed || o.state == DeliveryPending {
 			next = millis(o.nextAt)
 		}
 		dropBody := o.state == DeliveryDelivered
+		if dropBody {
+			delivered++
+		}
 		var err error
 		if o.first {
-			// The attempts are this one: built here, not by SQLite.
+			// The common case, in Go: the attempts are this one.
 			_, err = tx.StmtContext(ctx, st.firstAttempt).ExecContext(ctx, string(o.state), next, "["+string(o.attempt)+"]",
 				dropBody, w.id, int64(o.position))
 		} else {
@@ -422,30 +417,12 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 			}
 		}
 	}
-	// Statements of many rows: SQLite's cost is mostly per statement.
-	for len(firsts) > 0 {
-		k := min(len(firsts), 2*rowsPerStatement)
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, next_at = NULL, manual = 0, body = NULL, attempts = v.column2
-			FROM (VALUES `+placeholders(k/2, 2)+`) AS v WHERE deliveries.endpoint = ? AND deliveries.position = v.column1`,
-			append(append([]any{string(DeliveryDelivered)}, firsts[:k]...), w.id)...)
-		if err != nil {
-			return fmt.Errorf("record attempts: %w", err)
+	insert := tx.StmtContext(ctx, st.insert)
+	for _, it := range added {
+		if _, err := insert.ExecContext(ctx, w.id, int64(it.position), it.id, it.eventID, it.eventType, it.stream,
+			millis(it.recordedAt), it.body, string(DeliveryPending), millis(it.nextAt)); err != nil {
+			return fmt.Errorf("add delivery: %w", err)
 		}
-		firsts = firsts[k:]
-	}
-	for len(added) > 0 {
-		k := min(len(added), rowsPerStatement)
-		args := make([]any, 0, 10*k)
-		for _, it := range added[:k] {
-			args = append(args, w.id, int64(it.position), it.id, it.eventID, it.eventType, it.stream,
-				millis(it.recordedAt), it.body, string(DeliveryPending), millis(it.nextAt))
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, next_at)
-			VALUES `+placeholders(k, 10)+` ON CONFLICT DO NOTHING`, args...); err != nil {
-			return fmt.Errorf("add deliveries: %w", err)
-		}
-		added = added[k:]
 	}
 	if position != 0 {
 		res, err := tx.StmtContext(ctx, st.checkpoint).ExecContext(ctx, int64(position), w.id)
@@ -519,16 +496,6 @@ func (w *worker) apply(c commitDone) {
 		w.ep.Position = c.position
 	}
 	m.observeLag(w.id, w.items)
-}
-
-// rowsPerStatement bounds the rows of one multi-row statement (SQLite
-// takes at most 32,766 parameters).
-const rowsPerStatement = 64
-
-// placeholders returns rows groups of cols "?": (?, ?), (?, ?).
-func placeholders(rows, cols int) string {
-	group := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	return strings.TrimSuffix(strings.Repeat(group+", ", rows), ", ")
 }
 
 // deliveryID is the webhook-id of event e for endpoint: the same for every
