@@ -170,8 +170,22 @@ func TestDeliver_RetriesThenDeadLetter(t *testing.T) {
 			}
 		}
 	}
-	// The later events of both orders went on without the dead first one.
+	// The later events of both orders went on without the dead first one,
+	// but only once it was dead: never while it was being retried.
 	waitFor(t, "later events delivered", rc.signal, func() bool { return len(deliveriesOf(t, n, ep.ID, DeliveryDelivered)) == 3 })
+	lastFirst, firstLater := map[string]int{}, map[string]int{}
+	for i, r := range rc.deliveries() {
+		if r.Version == 0 {
+			lastFirst[r.Stream] = i
+		} else if _, ok := firstLater[r.Stream]; !ok {
+			firstLater[r.Stream] = i
+		}
+	}
+	for stream, i := range firstLater {
+		if i < lastFirst[stream] {
+			t.Errorf("%s: a later event arrived while its first was still being retried", stream)
+		}
+	}
 
 	mu.Lock()
 	fail = false
