@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore/storetest"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
+	"github.com/orderstore/orderstore/webhooks"
 )
 
 // env is the real API over a real embedded store in a temp directory,
@@ -79,6 +81,10 @@ type envOptions struct {
 	// idle opens the read models without running the projections: they
 	// stay where they are, and rebuilds stay pending.
 	idle bool
+	// guarded refuses internal webhook targets, as serve does without
+	// --webhook-allow-private; else the tests' loopback receivers are
+	// allowed.
+	guarded bool
 }
 
 // openEnvWith is openEnv with options.
@@ -109,12 +115,20 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	} else {
 		go func() { runDone <- models.Run(ctx) }()
 	}
+	notifier, err := webhooks.Open(dir, store, webhooks.Options{Registerer: reg, AllowPrivate: !opts.guarded,
+		RetrySchedule: []time.Duration{0, time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifyDone := make(chan error, 1)
+	go func() { notifyDone <- notifier.Run(ctx) }()
 	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
-		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout}).Handler())
+		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier}).Handler())
 	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
 		cancel()
 		<-runDone
-		return models.Close()
+		<-notifyDone
+		return errors.Join(models.Close(), notifier.Close())
 	}}
 	t.Cleanup(e.close)
 	return e

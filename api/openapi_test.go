@@ -18,9 +18,11 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/eventstore/eventjson"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/stock"
+	"github.com/orderstore/orderstore/webhooks"
 )
 
 // loadOpenAPI decodes the embedded document.
@@ -288,8 +290,14 @@ func TestOpenAPI_FieldNames(t *testing.T) {
 		{"StockReceivedData", domain.StockReceived{}},
 		{"Order", orderView{}},
 		{"Line", domain.Line{}},
-		{"Event", eventView{}},
+		{"Event", eventjson.Event{}},
 		{"StockReceipt", stockReceipt{}},
+		{"WebhookRegistration", webhooks.NewEndpoint{}},
+		{"WebhookEndpoint", webhooks.Endpoint{}},
+		{"WebhookDelivery", webhooks.Delivery{}},
+		{"WebhookAttempt", webhooks.Attempt{}},
+		{"WebhookDeliveryPage", webhooks.DeliveryPage{}},
+		{"WebhookRetryAccepted", retryAccepted{}},
 		{"Problem", Problem{}},
 		{"PlaceOrderRequest", domain.PlaceOrder{}},
 		{"AddLineRequest", domain.AddLine{}},

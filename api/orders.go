@@ -13,6 +13,7 @@ import (
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/eventstore/eventjson"
 	"github.com/orderstore/orderstore/orders"
 )
 
@@ -188,38 +189,13 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, viewOrder(order, version))
 }
 
-// eventView is one recorded event in API responses.
-type eventView struct {
-	ID         string          `json:"id"`
-	Position   uint64          `json:"position"`
-	Stream     string          `json:"stream"`
-	Version    int64           `json:"version"`
-	Type       string          `json:"type"`
-	Data       json.RawMessage `json:"data"`
-	Metadata   json.RawMessage `json:"metadata"`
-	RecordedAt time.Time       `json:"recorded_at"`
-}
-
-func viewEvents(recorded []eventstore.RecordedEvent) []eventView {
-	out := make([]eventView, len(recorded))
-	for i, e := range recorded {
-		meta := e.Metadata
-		if len(meta) == 0 {
-			meta = json.RawMessage("{}")
-		}
-		out[i] = eventView{ID: e.ID.String(), Position: e.Position, Stream: e.Stream, Version: e.Version,
-			Type: e.Type, Data: e.Data, Metadata: meta, RecordedAt: e.RecordedAt}
-	}
-	return out
-}
-
 func (s *Server) getOrderEvents(w http.ResponseWriter, r *http.Request) {
 	recorded, err := s.cfg.Orders.Events(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": viewEvents(recorded)})
+	writeJSON(w, http.StatusOK, map[string]any{"events": eventjson.FromAll(recorded)})
 }
 
 // Limits of GET /events paging.
@@ -252,7 +228,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		next = recorded[n-1].Position
 	}
 	w.Header().Set(headerPosition, strconv.FormatUint(next, 10))
-	writeJSON(w, http.StatusOK, map[string]any{"events": viewEvents(recorded), "next": next})
+	writeJSON(w, http.StatusOK, map[string]any{"events": eventjson.FromAll(recorded), "next": next})
 }
 
 // invalidAfter is the problem of an after that is not a position of the

@@ -12,6 +12,7 @@ import (
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/stock"
+	"github.com/orderstore/orderstore/webhooks"
 )
 
 // Problem is an RFC 9457 problem details object. Code is a stable,
@@ -71,6 +72,7 @@ func problemFor(err error, read bool) Problem {
 		we  *waitError
 		be  *beyondHeadError
 		ae  *authError
+		wve *webhooks.ValidationError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -89,6 +91,19 @@ func problemFor(err error, read bool) Problem {
 		return Problem{Status: http.StatusPreconditionFailed, Code: "version_mismatch",
 			Detail: "If-Match names version " + strconv.FormatInt(vm.Expected, 10) + " but the order is at version " +
 				strconv.FormatInt(vm.Actual, 10) + "; reload it and decide again", Version: &vm.Actual}
+	case errors.As(err, &wve) && wve.Private:
+		return Problem{Status: http.StatusUnprocessableEntity, Code: "private_target", Field: wve.Field, Detail: wve.Error()}
+	case errors.As(err, &wve):
+		return Problem{Status: http.StatusUnprocessableEntity, Code: "invalid_value", Field: wve.Field, Detail: wve.Error()}
+	case errors.Is(err, webhooks.ErrNotFound):
+		return Problem{Status: http.StatusNotFound, Code: "not_found", Detail: err.Error() + "; list the webhooks at GET /webhooks"}
+	case errors.Is(err, webhooks.ErrNotRetryable):
+		return Problem{Status: http.StatusConflict, Code: "not_retryable",
+			Detail: err.Error() + ": only dead and failed deliveries are retried; a pending one is sent when its turn comes"}
+	case errors.Is(err, errNoWebhooks):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "webhooks_unavailable", Detail: err.Error()}
+	case errors.Is(err, webhooks.ErrClosed):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "webhooks_unavailable", Detail: "the webhook notifier is closed (the server is stopping); retry later"}
 	case errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, orders.ErrVersionNotFound),
 		errors.Is(err, stock.ErrNotFound), errors.Is(err, projections.ErrUnknownProjection):
 		return Problem{Status: http.StatusNotFound, Code: "not_found", Detail: err.Error()}

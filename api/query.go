@@ -22,6 +22,8 @@ var queryParams = map[string][]string{
 	"GET /stock/{sku}": {"min_position"},
 	"GET /analytics":   {"min_position", "from", "to"},
 	"GET /events":      {"after", "limit"},
+
+	"GET /webhooks/{id}/deliveries": {"state", "after", "limit"},
 }
 
 // strictQuery refuses, as bodies refuse unknown fields, a query that names

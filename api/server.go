@@ -59,6 +59,9 @@ type Config struct {
 	// MetricsAuth makes GET /metrics need a token with scope read; else it
 	// is open, as /healthz and /readyz are.
 	MetricsAuth bool
+	// Webhooks manages the webhook endpoints; when nil the /webhooks
+	// routes answer 503.
+	Webhooks Webhooks
 }
 
 // Server is the HTTP API. Build it with New and serve Handler.
@@ -69,7 +72,8 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 
-	rebuilds rebuildKeys // Idempotency-Keys of rebuilds
+	rebuilds    rebuildKeys // Idempotency-Keys of rebuilds
+	webhookKeys webhookKeys // Idempotency-Keys of webhook commands
 }
 
 // New builds the API's routes over cfg.
@@ -122,6 +126,16 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/events", s.getEvents).Methods(http.MethodGet)
 	r.HandleFunc("/projections", s.getProjections).Methods(http.MethodGet)
 	r.HandleFunc("/projections/{name}/rebuild", s.rebuildProjection).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks", s.createWebhook).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks", s.listWebhooks).Methods(http.MethodGet)
+	r.HandleFunc("/webhooks/{id}", s.getWebhook).Methods(http.MethodGet)
+	r.HandleFunc("/webhooks/{id}", s.deleteWebhook).Methods(http.MethodDelete)
+	r.HandleFunc("/webhooks/{id}/secret", s.rotateWebhookSecret).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/{id}/pause", s.pauseWebhook).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/{id}/resume", s.resumeWebhook).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/{id}/deliveries", s.listDeliveries).Methods(http.MethodGet)
+	r.HandleFunc("/webhooks/{id}/deliveries/{delivery_id}/retry", s.retryDelivery).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/{id}/dead/retry", s.retryDead).Methods(http.MethodPost)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)

@@ -53,7 +53,10 @@ const usage = `orderstore — an event-sourced order store
 Usage:
   orderstore serve   [--addr 127.0.0.1:8080] [--data ./data] [--store embedded|esdb://...]
                      [--tokens-file F | --insecure-no-auth] [--metrics-auth]
+                     [--webhooks=false] [--webhook-retry-schedule 0s,5s,5m,…] [--webhook-timeout 10s]
+                     [--webhook-allow-private] [--webhook-key-file F]
   orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|orders|all]
+  orderstore notify  [--addr 127.0.0.1:8081] [--data ./data] [--store ...]   the webhook deliverer alone
   orderstore health  [--addr 127.0.0.1:8080]     exit 0 if the service is ready
   orderstore bench   [--url http://127.0.0.1:8080] [--clients 64] [--duration 30s | --requests N] [--mix place=30,…] [--json]
   orderstore token new NAME --scope read,write,admin   print a new API token and its tokens-file line
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return rebuild(ctx, args[1:], getenv, stdout, stderr)
+	case "notify":
+		return notify(ctx, args[1:], getenv, stdout, stderr)
 	case "health":
 		return health(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":

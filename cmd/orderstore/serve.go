@@ -22,6 +22,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore/kurrentdb"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
+	"github.com/orderstore/orderstore/webhooks"
 )
 
 // shutdownTimeout bounds the wait for in-flight requests at SIGTERM.
@@ -41,11 +42,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"serve without tokens on an address other machines can reach: anyone who\n"+
 			"reaches it may read, write and rebuild (no environment fallback, on purpose)")
 	metricsAuth := fs.Bool("metrics-auth", false, "GET /metrics needs a token with scope read (default: open, like /healthz)")
+	var wh webhookFlags
+	wh.register(fs, getenv)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\n"+
 			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json\n"+
 			"(and /metrics, unless --metrics-auth) needs a bearer token: scope read for GET,\n"+
-			"write for commands, admin for rebuilds. Without tokens serve refuses an address\n"+
+			"write for commands, admin for rebuilds and webhooks. Without tokens serve refuses an address\n"+
 			"other machines can reach, unless --insecure-no-auth.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -57,6 +60,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return &usageError{msg: fmt.Sprintf("--addr %q: want host:port (%v)", *addr, err)}
+	}
+	whOpts, err := wh.options()
+	if err != nil {
+		return &usageError{msg: err.Error()}
 	}
 	// Before anything is created: a refusal leaves nothing behind.
 	tokens, err := accessControl(*addr, *tokensFile, *insecure)
@@ -109,10 +116,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			err = errors.Join(err, fmt.Errorf("projections: %w", perr))
 		}
 	}()
-	srv := api.New(api.Config{
+	cfg := api.Config{
 		Store: store, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
 		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth,
-	})
+	}
+	if wh.enabled {
+		whOpts.Logger, whOpts.Registerer = logger, reg
+		var notifier *webhooks.Notifier
+		notifier, err = webhooks.Open(c.data, store, whOpts)
+		if errors.Is(err, webhooks.ErrLocked) {
+			return fmt.Errorf("%w (another process delivers this data directory's webhooks: stop it, or run this one with --webhooks=false)", err)
+		}
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, notifier.Close()) }()
+		notifyCtx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
+		notifierDone := make(chan error, 1)
+		go func() { notifierDone <- notifier.Run(notifyCtx) }()
+		defer func() {
+			stopNotifier()
+			if nerr := <-notifierDone; nerr != nil && !errors.Is(nerr, context.Canceled) {
+				err = errors.Join(err, fmt.Errorf("webhooks: %w", nerr))
+			}
+		}()
+		cfg.Webhooks = notifier
+	} else {
+		logger.Info("webhooks off (--webhooks=false): another process must deliver them; /webhooks answers 503 here")
+	}
+	srv := api.New(cfg)
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),

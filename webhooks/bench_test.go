@@ -1,0 +1,247 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orderstore/orderstore/eventstore"
+)
+
+// fillOrders appends orders×each events, each order's in a stream of its
+// own.
+func fillOrders(tb testing.TB, store eventstore.Store, orders, each int) {
+	tb.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for o := range orders {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			appendEvents(tb, store, fmt.Sprintf("b%d", o), each)
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkDeliver measures deliveries per second of a backlog to local
+// receivers (keep-alive), with 1 and 10 endpoints, against the rate at
+// which the same receiver takes the same POSTs from a trivial client with
+// as many connections (trivial_per_s), in the same run: ratio is
+// deliveries/s over trivial_per_s.
+func BenchmarkDeliver(b *testing.B) {
+	for _, endpoints := range []int{1, 10} {
+		b.Run(fmt.Sprintf("endpoints=%d", endpoints), func(b *testing.B) {
+			const orders, each = 500, 4
+			dir := b.TempDir()
+			store := openEmbedded(b, dir)
+			fillOrders(b, store, orders, each)
+			var got atomic.Int64
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				got.Add(1)
+			}))
+			b.Cleanup(rcv.Close)
+			trivial := trivialRate(b, rcv.URL, benchConcurrency*endpoints, 20_000)
+			got.Store(0)
+			b.ResetTimer()
+			var elapsed time.Duration
+			for range b.N {
+				n := openNotifier(b, b.TempDir(), store, Options{Key: testKey, AllowPrivate: true, Concurrency: benchConcurrency})
+				for range endpoints {
+					if _, err := n.Create(b.Context(), NewEndpoint{URL: rcv.URL, FromPosition: u64(0)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				got.Store(0)
+				start := time.Now()
+				stop := run(b, n)
+				want := int64(orders * each * endpoints)
+				waitFor(b, "the backlog delivered", nil, func() bool { return got.Load() >= want })
+				elapsed += time.Since(start)
+				stop()
+			}
+			rate := float64(orders*each*endpoints*b.N) / elapsed.Seconds()
+			b.ReportMetric(rate, "deliveries/s")
+			b.ReportMetric(trivial, "trivial_per_s")
+			b.ReportMetric(rate/trivial, "ratio")
+		})
+	}
+}
+
+// trivialRate is how many POSTs per second of an event-sized body the
+// receiver at url takes from clients goroutines over keep-alive.
+func trivialRate(tb testing.TB, url string, clients, total int) float64 {
+	tb.Helper()
+	body := bytes.Repeat([]byte("x"), 400)
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var left atomic.Int64
+	left.Store(int64(total))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				res, err := c.Post(url, "application/json", bytes.NewReader(body))
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return float64(total) / time.Since(start).Seconds()
+}
+
+// BenchmarkLatency appends events at a steady rate (1,000/s, 100 orders)
+// to one endpoint and reports the time from append to delivered: p50 and
+// p99.
+func BenchmarkLatency(b *testing.B) {
+	dir := b.TempDir()
+	store := openEmbedded(b, dir)
+	n := openNotifier(b, dir, store, Options{Key: testKey, AllowPrivate: true})
+	var (
+		mu      sync.Mutex
+		arrived = map[uint64]time.Time{}
+	)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Position uint64 `json:"position"`
+		}
+		raw, _ := io.ReadAll(r.Body)
+		if err := jsonUnmarshal(raw, &ev); err == nil {
+			mu.Lock()
+			if _, ok := arrived[ev.Position]; !ok {
+				arrived[ev.Position] = time.Now()
+			}
+			mu.Unlock()
+		}
+	}))
+	b.Cleanup(rcv.Close)
+	if _, err := n.Create(b.Context(), NewEndpoint{URL: rcv.URL}); err != nil {
+		b.Fatal(err)
+	}
+	run(b, n)
+	const rate, seconds = 1000, 3
+	var (
+		sentMu sync.Mutex
+		sent   = map[uint64]time.Time{}
+	)
+	b.ResetTimer()
+	for range b.N {
+		// Appends are paced by a ticker and made by 16 appenders; the
+		// latency runs from the start of the append to the arrival.
+		ticks := make(chan int, rate*seconds)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for i := range ticks {
+					t0 := time.Now()
+					pos := appendEvents(b, store, fmt.Sprintf("l%d", i%100), 1)
+					sentMu.Lock()
+					sent[pos] = t0
+					sentMu.Unlock()
+				}
+			})
+		}
+		start := time.Now()
+		tick := time.NewTicker(time.Second / rate)
+		for i := range rate * seconds {
+			<-tick.C
+			ticks <- i
+		}
+		tick.Stop()
+		close(ticks)
+		wg.Wait()
+		b.ReportMetric(float64(rate*seconds)/time.Since(start).Seconds(), "events/s")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitFor(b, "every event delivered", ctx.Done(), func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(arrived) >= len(sent)
+	})
+	var lat []time.Duration
+	mu.Lock()
+	for p, t0 := range sent {
+		lat = append(lat, arrived[p].Sub(t0))
+	}
+	mu.Unlock()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+}
+
+// benchConcurrency is the deliveries in flight per endpoint in
+// BenchmarkDeliver.
+const benchConcurrency = 32
+
+// BenchmarkBacklogMemory keeps a receiver down (503) while 100,000 events
+// pile up, and reports the heap before and after, and the deliveries the
+// endpoint holds: its window, not the backlog.
+func BenchmarkBacklogMemory(b *testing.B) {
+	dir := b.TempDir()
+	store := openEmbedded(b, dir)
+	n := openNotifier(b, dir, store, Options{Key: testKey, AllowPrivate: true})
+	var attempts atomic.Int64
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	b.Cleanup(rcv.Close)
+	ep, err := n.Create(b.Context(), NewEndpoint{URL: rcv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, n)
+	heap := func() float64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return float64(ms.HeapInuse) / (1 << 20)
+	}
+	before := heap()
+	b.ResetTimer()
+	for range b.N {
+		const orders, batches, each = 1000, 10, 10 // 100,000 events
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for o := range orders {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				for range batches {
+					evs := make([]eventstore.EventData, each)
+					for i := range evs {
+						evs[i] = paid()
+					}
+					if _, err := store.Append(b.Context(), fmt.Sprintf("order-m%d", o), eventstore.Any, evs...); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	b.StopTimer()
+	waitFor(b, "the window full", nil, func() bool {
+		return len(deliveriesOf(b, n, ep.ID, "")) >= DefaultWindow
+	})
+	b.ReportMetric(before, "heap_before_MiB")
+	b.ReportMetric(heap(), "heap_after_MiB")
+	b.ReportMetric(float64(len(deliveriesOf(b, n, ep.ID, ""))), "deliveries_held")
+}

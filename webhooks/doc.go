@@ -1,0 +1,28 @@
+// Package webhooks is the notification consumer: it delivers the event log
+// to registered HTTP endpoints as signed webhooks (the Standard Webhooks
+// conventions), at least once, in order per stream, without ever slowing
+// the order path.
+//
+// # Storage
+//
+// Endpoints, their secrets (sealed with AES-256-GCM under a key kept out of
+// the database), each endpoint's checkpoint in $all and its deliveries live
+// in webhooks.db, a SQLite database in the data directory, every commit
+// synced. Nothing of it goes into the event log.
+//
+// # Delivery
+//
+// Each endpoint has a worker. It takes the events after its checkpoint
+// from the log into delivery rows and advances the checkpoint in the same
+// transaction, up to a bounded window of undelivered rows: however long a
+// receiver is down, the rest waits in the log, not in memory. Deliveries of
+// one stream go one at a time in stream order; different streams go
+// concurrently, up to Options.Concurrency per endpoint. An attempt's
+// outcome commits before the delivery counts as done, so a crash re-sends
+// at most the attempts that were in flight, with the same webhook-id.
+//
+// A dead-lettered delivery does not hold its stream: the stream's later
+// events are delivered after it is dead, and a retry by hand delivers the
+// dead one then, out of order (its body's version tells). See
+// docs/webhooks.md.
+package webhooks
