@@ -138,6 +138,13 @@ func TestDecideReservation(t *testing.T) {
 		{"available after release", []Event{recv, res("o-2", 4), StockReleased{SKU: "A", OrderID: "o-2", Quantity: 4, Reason: ReleaseCancelled}},
 			ReserveStock{OrderID: "o-1", Quantity: 5},
 			[]Event{StockReserved{SKU: "A", OrderID: "o-1", Quantity: 5, ReservedAt: now}}, nil},
+		{"reserve after release for good", []Event{recv, res("o-1", 2), StockReleased{SKU: "A", OrderID: "o-1", Quantity: 2, Reason: ReleaseRejected}},
+			ReserveStock{OrderID: "o-1", Quantity: 2}, nil, nil},
+		{"reserve after shipping", []Event{recv, res("o-1", 2), StockShipped{SKU: "A", OrderID: "o-1", Quantity: 2}},
+			ReserveStock{OrderID: "o-1", Quantity: 2}, nil, nil},
+		{"reserve again after a line removed", []Event{recv, res("o-1", 2), StockReleased{SKU: "A", OrderID: "o-1", Quantity: 2, Reason: ReleaseLineRemoved}},
+			ReserveStock{OrderID: "o-1", Quantity: 1},
+			[]Event{StockReserved{SKU: "A", OrderID: "o-1", Quantity: 1, ReservedAt: now}}, nil},
 
 		{"release", []Event{recv, res("o-1", 3)}, ReleaseStock{OrderID: "o-1", Reason: ReleaseCancelled},
 			[]Event{StockReleased{SKU: "A", OrderID: "o-1", Quantity: 3, Reason: ReleaseCancelled, ReleasedAt: now}}, nil},
@@ -204,7 +211,7 @@ func TestStock_Figures(t *testing.T) {
 	} {
 		s.Apply(e)
 	}
-	if s.Received != 10 || s.Reserved != 2 || s.Shipped != 4 || s.Available() != 4 || len(s.Holds) != 1 || s.Holds["o-1"].Reserved != 2 {
+	if s.Received != 10 || s.Reserved != 2 || s.Shipped != 4 || s.Available() != 4 || s.Holds["o-1"].Reserved != 2 || !s.Holds["o-2"].Closed {
 		t.Errorf("stock %+v, available %d", s, s.Available())
 	}
 }

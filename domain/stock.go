@@ -49,6 +49,11 @@ type StockHold struct {
 	Refused bool
 	// Requested and Available are those of the refusal.
 	Requested, Available int64
+	// Closed tells that the order's reservation on the SKU ended (released
+	// for good, or shipped): nothing more is reserved for it, so that a
+	// step decided on an out-of-date view of the order (a second runner's)
+	// cannot reserve again for an order that has ended.
+	Closed bool
 }
 
 // Stock is the state of a SKU's stock stream, rebuilt by Apply. Unlike
@@ -59,8 +64,8 @@ type StockHold struct {
 type Stock struct {
 	SKU                         string
 	Received, Reserved, Shipped int64
-	// Holds has an entry for each order with a reservation on the SKU not
-	// yet released for good or shipped, and for each refused one.
+	// Holds has an entry for each order that has had a reservation or a
+	// refusal on the SKU.
 	Holds map[string]StockHold
 }
 
@@ -90,16 +95,16 @@ func (s *Stock) Apply(e Event) {
 	case StockReleased:
 		h := s.Holds[e.OrderID]
 		h.Reserved -= e.Quantity
+		h.Closed = h.Closed || e.Reason != ReleaseLineRemoved
+		s.Holds[e.OrderID] = h
 		s.Reserved -= e.Quantity
-		if e.Reason == ReleaseLineRemoved && (h.Reserved != 0 || h.Refused) {
-			s.Holds[e.OrderID] = h
-		} else {
-			delete(s.Holds, e.OrderID)
-		}
 	case StockShipped:
+		h := s.Holds[e.OrderID]
+		h.Reserved -= e.Quantity
+		h.Closed = true
+		s.Holds[e.OrderID] = h
 		s.Reserved -= e.Quantity
 		s.Shipped += e.Quantity
-		delete(s.Holds, e.OrderID)
 	}
 }
 
@@ -138,7 +143,8 @@ func (ShipStock) CommandName() string { return cmdShipStock }
 // is as the command asks, so that a repeated step changes nothing. A
 // reservation beyond what is available is not an error but a
 // StockReservationRefused; once refused, an order's reservations on the
-// SKU stay refused until it is released.
+// SKU stay refused, and once released for good (or shipped), reserving
+// for it again decides nothing.
 func DecideReservation(s *Stock, cmd Command, now time.Time) ([]Event, error) {
 	now = now.UTC()
 	switch c := cmd.(type) {
@@ -151,7 +157,7 @@ func DecideReservation(s *Stock, cmd Command, now time.Time) ([]Event, error) {
 		}
 		h := s.Holds[c.OrderID]
 		switch {
-		case h.Refused, h.Reserved == c.Quantity:
+		case h.Closed, h.Refused, h.Reserved == c.Quantity:
 			return nil, nil
 		case h.Reserved > c.Quantity:
 			return []Event{StockReleased{SKU: s.SKU, OrderID: c.OrderID, Quantity: h.Reserved - c.Quantity,
