@@ -59,6 +59,9 @@ type Config struct {
 	// MetricsAuth makes GET /metrics need a token with scope read; else it
 	// is open, as /healthz and /readyz are.
 	MetricsAuth bool
+	// Fulfilment is the fulfilment saga of this process, for the failures
+	// and deadlines GET /orders/{id}/fulfilment shows; nil when none runs.
+	Fulfilment Fulfilment
 }
 
 // Server is the HTTP API. Build it with New and serve Handler.
@@ -110,6 +113,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/orders", s.listOrders).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/events", s.getOrderEvents).Methods(http.MethodGet)
+	r.HandleFunc("/orders/{id}/fulfilment", s.getFulfilment).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/lines", s.addLine).Methods(http.MethodPost)
 	r.HandleFunc("/orders/{id}/lines/{sku}", s.removeLine).Methods(http.MethodDelete)
 	r.HandleFunc("/orders/{id}/payment", s.pay).Methods(http.MethodPost)

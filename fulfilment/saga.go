@@ -83,8 +83,7 @@ type Saga struct {
 	mu        sync.Mutex
 	deadlines map[string]time.Time // order ID → payment deadline
 	failures  map[string]Failure
-	position  uint64 // handled up to
-	live      bool
+	position  uint64        // handled up to
 	notify    chan struct{} // closed and replaced when position moves
 	wake      chan struct{} // a new deadline, for the deadline loop
 }
@@ -343,3 +342,7 @@ func (s *Saga) react(ctx context.Context, id string, trigger eventstore.Recorded
 	s.mu.Unlock()
 	return nil
 }
+
+// PaymentTimeout returns the payment timeout the saga was configured with;
+// 0 when deadlines are off.
+func (s *Saga) PaymentTimeout() time.Duration { return s.timeout }

@@ -53,7 +53,7 @@ const usage = `orderstore — an event-sourced order store
 Usage:
   orderstore serve   [--addr 127.0.0.1:8080] [--data ./data] [--store embedded|esdb://...]
                      [--tokens-file F | --insecure-no-auth] [--metrics-auth]
-  orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|orders|all]
+  orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|orders|fulfilment|all]
   orderstore health  [--addr 127.0.0.1:8080]     exit 0 if the service is ready
   orderstore bench   [--url http://127.0.0.1:8080] [--clients 64] [--duration 30s | --requests N] [--mix place=30,…] [--json]
   orderstore token new NAME --scope read,write,admin   print a new API token and its tokens-file line
