@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/eventstore/storetest"
+	"github.com/orderstore/orderstore/fulfilment"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
 )
@@ -33,6 +35,11 @@ type env struct {
 	store eventstore.Store
 	srv   *httptest.Server
 	stop  func() error // stops the projections
+	// With envOptions.reserve: the fulfilment saga, its clock and the read
+	// models.
+	saga   *fulfilment.Saga
+	clock  *testClock
+	models *projections.Manager
 }
 
 // variant is a shape of store the API tests run on: the embedded store
@@ -79,6 +86,27 @@ type envOptions struct {
 	// idle opens the read models without running the projections: they
 	// stay where they are, and rebuilds stay pending.
 	idle bool
+	// reserve places orders under the reserve stock policy and runs the
+	// fulfilment saga (payment timeout 30m, on a clock the test moves).
+	reserve bool
+}
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // openEnvWith is openEnv with options.
@@ -97,23 +125,39 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	}
 	reg := prometheus.NewRegistry()
 	sm := api.NewStoreMetrics(reg)
-	svc := orders.New(store, orders.Options{OnAppend: sm.ObserveAppend})
+	clock := &testClock{t: time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC)}
+	svcOpts := orders.Options{OnAppend: sm.ObserveAppend}
+	if opts.reserve {
+		svcOpts.ReserveStock, svcOpts.Now = true, clock.Now
+	}
+	svc := orders.New(store, svcOpts)
 	models, err := projections.Open(dir, store, projections.Options{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
+	runDone := make(chan error, 2)
 	if opts.idle {
 		runDone <- nil
 	} else {
 		go func() { runDone <- models.Run(ctx) }()
 	}
-	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
-		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout}).Handler())
-	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
+	cfg := api.Config{Store: store, Orders: svc, ReadModels: models,
+		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout}
+	var saga *fulfilment.Saga
+	if opts.reserve {
+		saga = fulfilment.New(store, fulfilment.Options{Now: clock.Now, PaymentTimeout: 30 * time.Minute,
+			Deadlines: models, Registerer: reg, CheckpointFile: filepath.Join(dir, fulfilment.CheckpointFileName)})
+		cfg.Fulfilment = saga
+		go func() { runDone <- saga.Run(ctx) }()
+	}
+	srv := httptest.NewServer(api.New(cfg).Handler())
+	e := &env{t: t, dir: dir, store: store, srv: srv, saga: saga, clock: clock, models: models, stop: func() error {
 		cancel()
 		<-runDone
+		if opts.reserve {
+			<-runDone
+		}
 		return models.Close()
 	}}
 	t.Cleanup(e.close)
