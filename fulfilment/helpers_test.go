@@ -115,7 +115,7 @@ func (e *env) saga(name string, timeout time.Duration) *fulfilment.Saga {
 }
 
 // run runs s until the test ends or the returned stop is called.
-func (e *env) run(s *fulfilment.Saga) (stop func()) {
+func (e *env) run(s interface{ Run(context.Context) error }) (stop func()) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(e.t.Context()))
 	done := make(chan error, 1)
