@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -40,6 +41,25 @@ type order struct {
 	// reservedEvent is the ID of the order's first OrderStockReserved:
 	// the cause of its payment deadline.
 	reservedEvent uuid.UUID
+}
+
+// remember keeps the order's state as of an append of the saga's own, for
+// the reaction to that very event (see recall).
+func (s *Saga) remember(o order) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.written[o.ID] = o
+}
+
+// recall returns, and forgets, the order's state the saga remembered as
+// of version: the saga reacting to an event it wrote itself knows the
+// order as of that event without reading its stream.
+func (s *Saga) recall(id string, version int64) (order, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.written[id]
+	delete(s.written, id)
+	return o, ok && o.version == version
 }
 
 // loadOrder reads and folds order id's stream; an order without events
@@ -147,18 +167,19 @@ func (s *Saga) reconcile(ctx context.Context, o order, trigger eventstore.Record
 	c := cause{trigger: trigger.ID, correlation: o.correlation}
 	switch o.Status {
 	case domain.StatusPlaced, domain.StatusPaid:
+		holds, err := s.eachSKU(ctx, o, c, func(sku string) domain.Command {
+			if q := o.quantity(sku); q > 0 {
+				return domain.ReserveStock{OrderID: o.ID, Quantity: q}
+			}
+			return domain.ReleaseStock{OrderID: o.ID, Reason: domain.ReleaseLineRemoved}
+		})
+		if err != nil {
+			return err
+		}
 		var short []domain.Shortage
-		for _, sku := range o.skus {
-			var cmd domain.Command = domain.ReserveStock{OrderID: o.ID, Quantity: o.quantity(sku)}
-			if o.quantity(sku) == 0 {
-				cmd = domain.ReleaseStock{OrderID: o.ID, Reason: domain.ReleaseLineRemoved}
-			}
-			hold, err := s.stockStep(ctx, sku, cmd, c)
-			if err != nil {
-				return err
-			}
-			if hold.Refused {
-				short = append(short, domain.Shortage{SKU: sku, Requested: hold.Requested, Available: hold.Available})
+		for i, sku := range o.skus {
+			if h := holds[i]; h.Refused {
+				short = append(short, domain.Shortage{SKU: sku, Requested: h.Requested, Available: h.Available})
 			}
 		}
 		if len(short) > 0 {
@@ -186,26 +207,47 @@ func (s *Saga) reconcile(ctx context.Context, o order, trigger eventstore.Record
 	case domain.StatusRejected:
 		return s.releaseAll(ctx, o, domain.ReleaseRejected, c)
 	case domain.StatusShipped:
-		for _, sku := range o.skus {
-			var cmd domain.Command = domain.ShipStock{OrderID: o.ID}
-			if o.quantity(sku) == 0 {
-				cmd = domain.ReleaseStock{OrderID: o.ID, Reason: domain.ReleaseLineRemoved}
+		_, err := s.eachSKU(ctx, o, c, func(sku string) domain.Command {
+			if o.quantity(sku) > 0 {
+				return domain.ShipStock{OrderID: o.ID}
 			}
-			if _, err := s.stockStep(ctx, sku, cmd, c); err != nil {
-				return err
-			}
-		}
+			return domain.ReleaseStock{OrderID: o.ID, Reason: domain.ReleaseLineRemoved}
+		})
+		return err
 	}
 	return nil
 }
 
 func (s *Saga) releaseAll(ctx context.Context, o order, reason string, c cause) error {
-	for _, sku := range o.skus {
-		if _, err := s.stockStep(ctx, sku, domain.ReleaseStock{OrderID: o.ID, Reason: reason}, c); err != nil {
-			return err
+	_, err := s.eachSKU(ctx, o, c, func(string) domain.Command {
+		return domain.ReleaseStock{OrderID: o.ID, Reason: reason}
+	})
+	return err
+}
+
+// eachSKU carries out the stock step cmd(sku) on every SKU of the order,
+// at once (they are independent streams), and returns the holds after, in
+// the order of o.skus, or the first error.
+func (s *Saga) eachSKU(ctx context.Context, o order, c cause, cmd func(sku string) domain.Command) ([]domain.StockHold, error) {
+	holds := make([]domain.StockHold, len(o.skus))
+	if len(o.skus) == 1 {
+		h, err := s.stockStep(ctx, o.skus[0], cmd(o.skus[0]), c)
+		holds[0] = h
+		return holds, err
+	}
+	errs := make([]error, len(o.skus))
+	var wg sync.WaitGroup
+	for i, sku := range o.skus {
+		wg.Go(func() { holds[i], errs[i] = s.stockStep(ctx, sku, cmd(sku), c) })
+	}
+	wg.Wait()
+	// A version error first, so that the caller loads the order again.
+	for _, err := range errs {
+		if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			return nil, err
 		}
 	}
-	return nil
+	return holds, errors.Join(errs...)
 }
 
 // cause is what the events of one reaction share.
@@ -258,8 +300,20 @@ func (s *Saga) orderStep(ctx context.Context, o order, cmd domain.Command, c cau
 	if err != nil {
 		return false, err
 	}
-	if _, err := s.store.Append(ctx, stream, expected(o.version), data...); err != nil {
+	res, err := s.store.Append(ctx, stream, expected(o.version), data...)
+	if err != nil {
 		return false, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	after := o
+	for i, e := range events {
+		if _, ok := e.(domain.OrderStockReserved); ok && after.reservedEvent == uuid.Nil {
+			after.reservedEvent = data[i].ID
+		}
+		after.Order = domain.Evolve(after.Order, e)
+	}
+	after.version = res.Version
+	if _, ok := cmd.(domain.RecordStockReserved); ok {
+		s.remember(after) // recalled by the reaction to OrderStockReserved
 	}
 	s.logger.Debug("order step", "order_id", o.ID, "step", cmd.CommandName(), "trigger", c.trigger)
 	return true, nil

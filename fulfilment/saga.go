@@ -83,9 +83,10 @@ type Saga struct {
 	mu        sync.Mutex
 	deadlines map[string]time.Time // order ID → payment deadline
 	failures  map[string]Failure
-	position  uint64        // handled up to
-	notify    chan struct{} // closed and replaced when position moves
-	wake      chan struct{} // a new deadline, for the deadline loop
+	written   map[string]order // see remember
+	position  uint64           // handled up to
+	notify    chan struct{}    // closed and replaced when position moves
+	wake      chan struct{}    // a new deadline, for the deadline loop
 }
 
 // Failure is the error a saga step of an order last ended in.
@@ -104,6 +105,7 @@ func New(store eventstore.Store, opts Options) *Saga {
 		stock:     stockCache{skus: make(map[string]*skuState)},
 		deadlines: make(map[string]time.Time),
 		failures:  make(map[string]Failure),
+		written:   make(map[string]order),
 		notify:    make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 	}
@@ -215,19 +217,21 @@ func (s *Saga) setPosition(p uint64) {
 	s.notify = make(chan struct{})
 }
 
-// follow subscribes from the saga's position and handles each batch.
+// follow subscribes from the saga's position and hands the events to a
+// pipeline (see pipeline.go) until ctx ends, the store fails, or a
+// reaction fails on something that is not particular to its order.
 func (s *Saga) follow(ctx context.Context) error {
-	return s.store.Subscribe(ctx, s.Position(), func(events []eventstore.RecordedEvent) error {
-		if err := s.HandleBatch(ctx, events); err != nil {
-			return err
-		}
-		last := events[len(events)-1].Position
-		if err := saveCheckpoint(s.cpFile, last); err != nil {
-			return err
-		}
-		s.setPosition(last)
-		return nil
-	})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p := newPipeline(ctx, s, cancel)
+	err := s.store.Subscribe(ctx, s.Position(), p.dispatch)
+	if serr := p.stop(); err == nil || errors.Is(err, context.Canceled) {
+		err = serr
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
 }
 
 // HandleBatch reacts to events, in position order: the events of one
@@ -319,9 +323,27 @@ func transient(ctx context.Context, err error) bool {
 }
 
 // react reconciles order id after trigger, recording a failure particular
-// to the order and returning the others.
+// to the order and returning the others. A payment or the saga's own
+// OrderStockReserved change nothing the stock streams hold: for them the
+// saga only notes the order's deadline, unless the order's last reaction
+// failed (then it reconciles, as a retry).
 func (s *Saga) react(ctx context.Context, id string, trigger eventstore.RecordedEvent) error {
-	err := s.Reconcile(ctx, id, trigger)
+	var err error
+	s.mu.Lock()
+	_, failed := s.failures[id]
+	s.mu.Unlock()
+	if (trigger.Type == domain.TypeOrderPaid || trigger.Type == domain.TypeOrderStockReserved) && !failed {
+		o, ok := s.recall(id, trigger.Version)
+		if !ok {
+			o, err = s.loadOrder(ctx, id)
+		}
+		if err == nil {
+			s.track(o)
+			return nil
+		}
+	} else {
+		err = s.Reconcile(ctx, id, trigger)
+	}
 	if err == nil {
 		s.mu.Lock()
 		_, failed := s.failures[id]

@@ -26,6 +26,7 @@ type skuState struct {
 	mu      sync.Mutex
 	stock   domain.Stock
 	version int64 // of the last event applied; NoVersion before any
+	loaded  bool  // read from the stream at least once
 }
 
 func (c *stockCache) get(sku string) *skuState {
@@ -66,6 +67,15 @@ func (st *skuState) catchUp(ctx context.Context, store eventstore.Store, stream 
 // stockStep carries out cmd on sku's stock stream, idempotently (a step
 // already taken decides no events), retrying on a version conflict with
 // another writer. It returns what the SKU holds for the order afterwards.
+//
+// The step is decided on the cached state without reading the stream
+// first: what it appends is checked against the stream's version, so a
+// cache behind the stream (receipts, another replica's steps) costs a
+// conflict, a read of what it missed and a second decision, never a wrong
+// append. A step that decides nothing on a cache behind the stream relies
+// on the order's hold, which only the order's own flow changes, and every
+// change of that flow moves the order's stream too, where the saga's next
+// append is checked.
 func (s *Saga) stockStep(ctx context.Context, sku string, cmd domain.Command, c cause) (domain.StockHold, error) {
 	orderID := stepOrder(cmd)
 	stream := domain.StockStream(sku)
@@ -74,8 +84,11 @@ func (s *Saga) stockStep(ctx context.Context, sku string, cmd domain.Command, c 
 	defer st.mu.Unlock()
 	var lastErr error
 	for range maxAttempts {
-		if err := st.catchUp(ctx, s.store, stream); err != nil {
-			return domain.StockHold{}, err
+		if !st.loaded || lastErr != nil {
+			if err := st.catchUp(ctx, s.store, stream); err != nil {
+				return domain.StockHold{}, err
+			}
+			st.loaded = true
 		}
 		events, err := domain.DecideReservation(&st.stock, cmd, s.now())
 		if err != nil {
