@@ -112,8 +112,9 @@ func TestFulfilment(t *testing.T) {
 
 		// The deadline passes: o-1 is cancelled and its stock released.
 		e.clock.Advance(30 * time.Minute)
-		if n, err := e.saga.FireDeadlines(t.Context()); err != nil || n != 1 {
-			t.Fatalf("FireDeadlines = %d, %v", n, err)
+		// (Run's timer may fire it first; either way, once.)
+		if _, err := e.saga.FireDeadlines(t.Context()); err != nil {
+			t.Fatal(err)
 		}
 		e.settle()
 		o1 = e.expect(e.do("GET", "/orders/o-1", nil), 200).json(t)
