@@ -25,7 +25,7 @@ func (s *Saga) deadlineLoop(ctx context.Context) {
 	}
 	for {
 		if _, err := s.FireDeadlines(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Error("payment deadlines", "err", err)
+			s.logger.Error("payment deadlines", logErr, err)
 		}
 		wait := pollDeadlines
 		if next, ok := s.nextDeadline(); ok {
@@ -141,7 +141,7 @@ func (s *Saga) expire(ctx context.Context, id string) (bool, error) {
 		delete(s.deadlines, id)
 		s.mu.Unlock()
 		s.metrics.deadlines.Inc()
-		s.logger.Info("payment deadline passed: order cancelled", "order_id", id)
+		s.logger.Info("payment deadline passed: order cancelled", logOrder, id)
 		return true, nil
 	}
 	return false, fmt.Errorf("order %s: expire payment: %w", id, ErrConflict)

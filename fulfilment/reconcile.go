@@ -315,6 +315,6 @@ func (s *Saga) orderStep(ctx context.Context, o order, cmd domain.Command, c cau
 	if _, ok := cmd.(domain.RecordStockReserved); ok {
 		s.remember(after) // recalled by the reaction to OrderStockReserved
 	}
-	s.logger.Debug("order step", "order_id", o.ID, "step", cmd.CommandName(), "trigger", c.trigger)
+	s.logger.Debug("order step", logOrder, o.ID, logStep, cmd.CommandName(), logTrigger, c.trigger)
 	return true, nil
 }

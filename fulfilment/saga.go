@@ -194,11 +194,11 @@ func (s *Saga) Run(ctx context.Context) error {
 		case errors.Is(err, eventstore.ErrInvalidPosition):
 			// The checkpoint belongs to another store (reset, or data
 			// copied): replaying from the start changes nothing.
-			s.logger.Warn("checkpoint is not a position of this store; starting from the beginning", "position", s.Position(), "err", err)
+			s.logger.Warn("checkpoint is not a position of this store; starting from the beginning", logPosition, s.Position(), logErr, err)
 			s.setPosition(0)
 			continue
 		}
-		s.logger.Error("fulfilment saga stopped; retrying", "err", err, "retry_in", delay)
+		s.logger.Error("fulfilment saga stopped; retrying", logErr, err, logRetryIn, delay)
 		s.metrics.storeErrors.Inc()
 		select {
 		case <-time.After(delay):
@@ -350,14 +350,14 @@ func (s *Saga) react(ctx context.Context, id string, trigger eventstore.Recorded
 		delete(s.failures, id)
 		s.mu.Unlock()
 		if failed {
-			s.logger.Info("fulfilment of order recovered", "order_id", id, "trigger", trigger.ID)
+			s.logger.Info("fulfilment of order recovered", logOrder, id, logTrigger, trigger.ID)
 		}
 		return nil
 	}
 	if transient(ctx, err) {
 		return err
 	}
-	s.logger.Error("fulfilment of order failed", "order_id", id, "trigger", trigger.ID, "err", err)
+	s.logger.Error("fulfilment of order failed", logOrder, id, logTrigger, trigger.ID, logErr, err)
 	s.metrics.failures.Inc()
 	s.mu.Lock()
 	s.failures[id] = Failure{At: s.now().UTC(), Error: err.Error(), Trigger: trigger.ID.String()}

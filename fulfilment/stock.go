@@ -113,7 +113,7 @@ func (s *Saga) stockStep(ctx context.Context, sku string, cmd domain.Command, c 
 			st.stock.Apply(e)
 		}
 		st.version = res.Version
-		s.logger.Debug("stock step", "order_id", orderID, "sku", sku, "step", cmd.CommandName(), "trigger", c.trigger)
+		s.logger.Debug("stock step", logOrder, orderID, logSKU, sku, logStep, cmd.CommandName(), logTrigger, c.trigger)
 		return st.stock.Holds[orderID], nil
 	}
 	return domain.StockHold{}, fmt.Errorf("%s: %w: %w", stream, ErrConflict, lastErr)
