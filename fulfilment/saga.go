@@ -182,10 +182,17 @@ func (s *Saga) Run(ctx context.Context) error {
 		defer close(deadlinesDone)
 		s.deadlineLoop(ctx)
 	}()
-	defer func() { <-deadlinesDone }()
+	defer func() {
+		cancel()
+		<-deadlinesDone
+	}()
 	delay := minRetry
 	for {
+		before := s.Position()
 		err := s.follow(ctx)
+		if s.Position() != before {
+			delay = minRetry // it got somewhere: a new failure starts over
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil

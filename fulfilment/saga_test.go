@@ -437,3 +437,26 @@ func TestSaga_FailureShown(t *testing.T) {
 		t.Error("HandleBatch with an ended context: no error")
 	}
 }
+
+// A store that closes under the saga ends Run with ErrClosed, deadline
+// loop included.
+func TestSaga_StoreClosed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, openStore)
+	s := e.saga("saga", time.Minute)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(t.Context()) }()
+	e.place("o-1", line("A", 1))
+	e.settle(s)
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, eventstore.ErrClosed) {
+			t.Errorf("Run = %v, want ErrClosed", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after the store closed")
+	}
+}
