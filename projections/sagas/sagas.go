@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/orderstore/orderstore/domain"
@@ -151,8 +152,12 @@ func orderOf(ev readmodel.Event) string {
 	return id
 }
 
-// load reads the rows of the sagas the events concern.
+// load reads the rows of the sagas the events concern. An order placed in
+// the batch needs none (its placement tells whether it is a saga); the
+// others are read in chunks, one statement each, as most events of a
+// history under the track policy concern no saga at all.
 func (b *batch) load(ctx context.Context, events []readmodel.Event) error {
+	var ids []any
 	for _, ev := range events {
 		id := orderOf(ev)
 		if id == "" {
@@ -161,18 +166,42 @@ func (b *batch) load(ctx context.Context, events []readmodel.Event) error {
 		if _, seen := b.sagas[id]; seen {
 			continue
 		}
-		var s saga
-		err := b.tx.QueryRowContext(ctx, `SELECT state, paid, placed_at, reserved_at, updated_at, steps FROM `+b.prefix+`sagas WHERE order_id = ?`, id).
-			Scan(&s.state, &s.paid, &s.placedAt, &s.reservedAt, &s.updatedAt, &s.steps)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			b.sagas[id] = nil
-		case err != nil:
-			return fmt.Errorf("load saga %s: %w", id, err)
-		default:
-			s.stored = true
-			b.sagas[id] = &s
+		b.sagas[id] = nil
+		if _, placing := ev.Payload.(domain.OrderPlaced); !placing {
+			ids = append(ids, id)
 		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), loadChunk)
+		if err := b.loadChunk(ctx, ids[:n]); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// loadChunk bounds the IDs of one statement of load, well below SQLite's
+// parameter limit.
+const loadChunk = 500
+
+func (b *batch) loadChunk(ctx context.Context, ids []any) (err error) {
+	rows, err := b.tx.QueryContext(ctx, `SELECT order_id, state, paid, placed_at, reserved_at, updated_at, steps FROM `+
+		b.prefix+`sagas WHERE order_id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, ids...)
+	if err != nil {
+		return fmt.Errorf("load sagas: %w", err)
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	for rows.Next() {
+		var id string
+		s := &saga{stored: true}
+		if err := rows.Scan(&id, &s.state, &s.paid, &s.placedAt, &s.reservedAt, &s.updatedAt, &s.steps); err != nil {
+			return fmt.Errorf("load sagas: %w", err)
+		}
+		b.sagas[id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load sagas: %w", err)
 	}
 	return nil
 }
