@@ -149,23 +149,40 @@ func TestSaga_LinesCancelAndTrackOrders(t *testing.T) {
 }
 
 // Concurrent orders racing for the last units: exactly as many reserved as
-// there are units, the others rejected, never oversold.
+// there are units, the others rejected, never oversold; with one runner,
+// and with two racing each other too (replicas on one store).
 func TestSaga_LastUnits(t *testing.T) {
 	t.Parallel()
+	for _, runners := range []int{1, 2} {
+		t.Run(fmt.Sprint("runners=", runners), func(t *testing.T) {
+			t.Parallel()
+			lastUnits(t, runners)
+		})
+	}
+}
+
+func lastUnits(t *testing.T, runners int) {
 	eachStore(t, func(t *testing.T, open opener) {
 		e := newEnv(t, open)
-		s := e.saga("saga", 0)
-		e.run(s)
+		var sagas []*fulfilment.Saga
+		for i := range runners {
+			s := e.saga(fmt.Sprint("saga-", i), 0)
+			e.run(s)
+			sagas = append(sagas, s)
+		}
 		const units, buyers = 7, 24
 		e.receive("HOT", units)
+		for i := range 3 {
+			e.receive(fmt.Sprint("COLD-", i), 100)
+		}
 		var wg sync.WaitGroup
 		ids := make([]string, buyers)
 		for i := range buyers {
 			ids[i] = fmt.Sprintf("o-%02d", i)
-			wg.Go(func() { e.place(ids[i], line("HOT", 1)) })
+			wg.Go(func() { e.place(ids[i], line("HOT", 1), line(fmt.Sprint("COLD-", i%3), 1)) })
 		}
 		wg.Wait()
-		e.settle(s)
+		e.settle(sagas...)
 		reserved := 0
 		for _, id := range ids {
 			if e.order(id).StockReservation == domain.ReservationReserved {
@@ -175,7 +192,7 @@ func TestSaga_LastUnits(t *testing.T) {
 		if reserved != units {
 			t.Errorf("%d orders reserved, want %d", reserved, units)
 		}
-		e.checkInvariants(ids, []string{"HOT"})
+		e.checkInvariants(ids, []string{"HOT", "COLD-0", "COLD-1", "COLD-2"})
 	})
 }
 
@@ -459,4 +476,68 @@ func TestSaga_StoreClosed(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Run did not return after the store closed")
 	}
+}
+
+// Two runners under a random workload from several clients (receipts
+// short of demand, placements, payments, shipments, cancellations, added
+// lines): the invariants hold once they have settled.
+func TestSaga_TwoRunnersRandomWorkload(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		a, b := e.saga("a", 0), e.saga("b", 0)
+		e.run(a)
+		e.run(b)
+		skus := []string{"R-1", "R-2", "R-3"}
+		var mu sync.Mutex
+		var ids []string
+		var wg sync.WaitGroup
+		for c := range 6 {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(c), 99))
+				var mine []string
+				for range 40 {
+					switch n := r.IntN(10); {
+					case n == 0:
+						e.receive(skus[r.IntN(len(skus))], 1+r.Int64N(5))
+					case n <= 3 || len(mine) == 0:
+						id := fmt.Sprintf("w%d-%d", c, len(mine))
+						e.place(id, line(skus[r.IntN(len(skus))], 1+r.Int64N(2)))
+						mine = append(mine, id)
+						mu.Lock()
+						ids = append(ids, id)
+						mu.Unlock()
+					default:
+						id := mine[r.IntN(len(mine))]
+						o := e.order(id)
+						var cmd domain.Command
+						switch m := r.IntN(8); {
+						case m < 3:
+							cmd = domain.Pay{Amount: o.Total(), PaymentRef: "p"}
+						case m < 5:
+							cmd = domain.Ship{Carrier: "c", Tracking: "t"}
+						case m < 6:
+							cmd = domain.Cancel{Reason: "r"}
+						default:
+							for _, sku := range skus {
+								if !slices.ContainsFunc(o.Lines, func(l domain.Line) bool { return l.SKU == sku }) {
+									cmd = domain.AddLine{SKU: sku, Quantity: 1, UnitPrice: 100}
+									break
+								}
+							}
+						}
+						if cmd == nil {
+							continue
+						}
+						if err := e.exec(id, cmd); err != nil && !errors.Is(err, domain.ErrNotAllowed) && !errors.Is(err, domain.ErrInvalid) {
+							t.Error(err)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		e.settle(a, b)
+		e.checkInvariants(ids, skus)
+	})
 }
