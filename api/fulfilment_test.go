@@ -137,7 +137,9 @@ func TestFulfilment(t *testing.T) {
 			}
 		}
 
-		// Unknown order: 404; an order under the track policy has no saga.
+		// Unknown order: 404. The policy is the service's, not the client's.
 		e.expect(e.do("GET", "/orders/nope/fulfilment", nil), 404)
+		e.expect(e.do("POST", "/orders", map[string]any{"id": "o-3", "customer_id": "c", "currency": "EUR", "reserve_stock": false,
+			"lines": []map[string]any{{"sku": "A", "quantity": 1, "unit_price": 100}}}), 400)
 	})
 }
