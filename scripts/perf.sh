@@ -425,6 +425,8 @@ for line in open(path, errors="replace"):
             continue
         if rec.get("msg") == "rebuild progress" and rec.get("done") == rec.get("total"):
             rate = rec.get("rate")
+        elif rec.get("msg") == "rebuild done" and rec.get("events") == rec.get("total"):
+            rate = rec.get("rate")  # the rebuild's own summary line, one per projection: the last wins
 f = lambda x: f"{x:,.0f}" if x is not None else "n/a"
 wall = f"{wall:.1f} s" if wall is not None else "n/a"
 print(f"| {label} | {proj} | {events:,} | **{f(rss)} MiB** | {half} | {heap} MB | {f(conns)} | {wall} | {f(rate)} |")
