@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/eventstore/storetest"
+	"github.com/orderstore/orderstore/fulfilment"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/webhooks"
@@ -35,6 +37,11 @@ type env struct {
 	store eventstore.Store
 	srv   *httptest.Server
 	stop  func() error // stops the projections
+	// With envOptions.reserve: the fulfilment saga, its clock and the read
+	// models.
+	saga   *fulfilment.Saga
+	clock  *testClock
+	models *projections.Manager
 }
 
 // variant is a shape of store the API tests run on: the embedded store
@@ -85,6 +92,27 @@ type envOptions struct {
 	// --webhook-allow-private; else the tests' loopback receivers are
 	// allowed.
 	guarded bool
+	// reserve places orders under the reserve stock policy and runs the
+	// fulfilment saga (payment timeout 30m, on a clock the test moves).
+	reserve bool
+}
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // openEnvWith is openEnv with options.
@@ -103,13 +131,18 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	}
 	reg := prometheus.NewRegistry()
 	sm := api.NewStoreMetrics(reg)
-	svc := orders.New(store, orders.Options{OnAppend: sm.ObserveAppend})
+	clock := &testClock{t: time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC)}
+	svcOpts := orders.Options{OnAppend: sm.ObserveAppend}
+	if opts.reserve {
+		svcOpts.ReserveStock, svcOpts.Now = true, clock.Now
+	}
+	svc := orders.New(store, svcOpts)
 	models, err := projections.Open(dir, store, projections.Options{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
+	runDone := make(chan error, 2)
 	if opts.idle {
 		runDone <- nil
 	} else {
@@ -122,11 +155,22 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	}
 	notifyDone := make(chan error, 1)
 	go func() { notifyDone <- notifier.Run(ctx) }()
-	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
-		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier}).Handler())
-	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
+	cfg := api.Config{Store: store, Orders: svc, ReadModels: models,
+		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier}
+	var saga *fulfilment.Saga
+	if opts.reserve {
+		saga = fulfilment.New(store, fulfilment.Options{Now: clock.Now, PaymentTimeout: 30 * time.Minute,
+			Deadlines: models, Registerer: reg, CheckpointFile: filepath.Join(dir, fulfilment.CheckpointFileName)})
+		cfg.Fulfilment = saga
+		go func() { runDone <- saga.Run(ctx) }()
+	}
+	srv := httptest.NewServer(api.New(cfg).Handler())
+	e := &env{t: t, dir: dir, store: store, srv: srv, saga: saga, clock: clock, models: models, stop: func() error {
 		cancel()
 		<-runDone
+		if opts.reserve {
+			<-runDone
+		}
 		<-notifyDone
 		return errors.Join(models.Close(), notifier.Close())
 	}}

@@ -357,7 +357,7 @@ func TestContract_Catches(t *testing.T) {
 	order := `{"id":"o-1","customer_id":"c","status":"placed","currency":"EUR",` +
 		`"lines":[{"sku":"S","quantity":1,"unit_price":100}],"total":100,"version":0,` +
 		`"placed_at":"2026-01-02T03:04:05Z","paid_at":null,"shipped_at":null,"cancelled_at":null,` +
-		`"cancel_reason":"","paid_amount":0,"refunded_amount":0}`
+		`"cancel_reason":"","paid_amount":0,"refunded_amount":0,"stock_reservation":"none","reject_reason":""}`
 	orderHeader := func(extra ...string) http.Header {
 		h := http.Header{"Content-Type": {"application/json"}, "X-Correlation-Id": {"c-1"}, "Etag": {`"0"`}}
 		for i := 0; i+1 < len(extra); i += 2 {

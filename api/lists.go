@@ -28,7 +28,7 @@ const (
 )
 
 // orderStatuses are the values of GET /orders?status=.
-var orderStatuses = []domain.Status{domain.StatusPlaced, domain.StatusPaid, domain.StatusShipped, domain.StatusCancelled}
+var orderStatuses = []domain.Status{domain.StatusPlaced, domain.StatusPaid, domain.StatusShipped, domain.StatusCancelled, domain.StatusRejected}
 
 // queryString reads an optional query parameter that, if given, must not
 // be empty.

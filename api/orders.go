@@ -36,6 +36,10 @@ type orderView struct {
 	Carrier        string        `json:"carrier,omitempty"`
 	Tracking       string        `json:"tracking,omitempty"`
 	RefundedAmount int64         `json:"refunded_amount"`
+	// StockReservation is "none" for orders placed under the track policy.
+	StockReservation domain.Reservation `json:"stock_reservation"`
+	RejectReason     string             `json:"reject_reason"`
+	Short            []domain.Shortage  `json:"short,omitempty"`
 }
 
 func viewOrder(o domain.Order, version int64) orderView {
@@ -43,14 +47,24 @@ func viewOrder(o domain.Order, version int64) orderView {
 	if lines == nil {
 		lines = []domain.Line{}
 	}
-	return orderView{
+	v := orderView{
 		ID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Currency: o.Currency,
 		Lines: lines, Total: o.Total(), Version: version,
 		PlacedAt: timePtr(o.PlacedAt), PaidAt: timePtr(o.PaidAt), ShippedAt: timePtr(o.ShippedAt),
 		CancelledAt: timePtr(o.CancelledAt), CancelReason: o.CancelReason,
 		PaidAmount: o.PaidAmount, PaymentRef: o.PaymentRef, Carrier: o.Carrier, Tracking: o.Tracking,
-		RefundedAmount: o.RefundedAmount,
+		RefundedAmount: o.RefundedAmount, StockReservation: o.StockReservation, RejectReason: o.RejectReason,
 	}
+	if v.StockReservation == domain.ReservationNone {
+		v.StockReservation = "none"
+	}
+	if o.Status == domain.StatusRejected {
+		v.Short = o.Short
+		if v.Short == nil {
+			v.Short = []domain.Shortage{}
+		}
+	}
+	return v
 }
 
 func timePtr(t time.Time) *time.Time {

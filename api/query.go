@@ -16,12 +16,13 @@ import (
 // that the router, the document and the handlers agree. A route that is
 // not listed takes none. HEAD takes its GET route's.
 var queryParams = map[string][]string{
-	"GET /orders":      {"customer_id", "status", "after", "limit", "min_position"},
-	"GET /orders/{id}": {"version"},
-	"GET /stock":       {"min_position", "after", "limit"},
-	"GET /stock/{sku}": {"min_position"},
-	"GET /analytics":   {"min_position", "from", "to"},
-	"GET /events":      {"after", "limit"},
+	"GET /orders":                 {"customer_id", "status", "after", "limit", "min_position"},
+	"GET /orders/{id}":            {"version"},
+	"GET /orders/{id}/fulfilment": {"min_position"},
+	"GET /stock":                  {"min_position", "after", "limit"},
+	"GET /stock/{sku}":            {"min_position"},
+	"GET /analytics":              {"min_position", "from", "to"},
+	"GET /events":                 {"after", "limit"},
 
 	"GET /webhooks/{id}/deliveries": {"state", "after", "limit"},
 }

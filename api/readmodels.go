@@ -15,6 +15,7 @@ import (
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/orderlist"
+	"github.com/orderstore/orderstore/projections/sagas"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -26,6 +27,8 @@ type ReadModels interface {
 	StockItem(ctx context.Context, sku string) (stock.Item, uint64, error)
 	AnalyticsWindow(ctx context.Context, w analytics.Window) (analytics.Report, uint64, error)
 	Orders(ctx context.Context, f orderlist.Filter) (orderlist.Page, uint64, error)
+	// Fulfilment returns an order's saga; sagas.ErrNotFound if it has none.
+	Fulfilment(ctx context.Context, id string) (sagas.Saga, uint64, error)
 	Status(ctx context.Context) ([]projections.Status, error)
 	Rebuild(name string) error
 }

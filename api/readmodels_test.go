@@ -78,7 +78,7 @@ func TestReadModels(t *testing.T) {
 				Lag         uint64
 			} `json:"projections"`
 		}
-		if err := json.Unmarshal(r.body, &st); err != nil || len(st.Projections) != 3 {
+		if err := json.Unmarshal(r.body, &st); err != nil || len(st.Projections) != 4 {
 			t.Fatalf("projections: %v %s", err, r.body)
 		}
 		// Every projection waited for pos, the last event (the order list

@@ -62,6 +62,9 @@ type Config struct {
 	// Webhooks manages the webhook endpoints; when nil the /webhooks
 	// routes answer 503.
 	Webhooks Webhooks
+	// Fulfilment is the fulfilment saga of this process, for the failures
+	// and deadlines GET /orders/{id}/fulfilment shows; nil when none runs.
+	Fulfilment Fulfilment
 }
 
 // Server is the HTTP API. Build it with New and serve Handler.
@@ -114,6 +117,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/orders", s.listOrders).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/events", s.getOrderEvents).Methods(http.MethodGet)
+	r.HandleFunc("/orders/{id}/fulfilment", s.getFulfilment).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/lines", s.addLine).Methods(http.MethodPost)
 	r.HandleFunc("/orders/{id}/lines/{sku}", s.removeLine).Methods(http.MethodDelete)
 	r.HandleFunc("/orders/{id}/payment", s.pay).Methods(http.MethodPost)

@@ -12,7 +12,8 @@ import (
 func Encode(e Event) (eventType string, data []byte, err error) {
 	switch e.(type) {
 	case OrderPlaced, OrderLineAdded, OrderLineRemoved, OrderPaid,
-		OrderShipped, OrderCancelled, StockReceived:
+		OrderShipped, OrderCancelled, StockReceived, OrderStockReserved, OrderRejected,
+		StockReserved, StockReservationRefused, StockReleased, StockShipped:
 	default:
 		return "", nil, fmt.Errorf("encode %T: %w", e, ErrUnknownEventType)
 	}
@@ -49,6 +50,18 @@ func Decode(eventType string, data []byte) (Event, error) {
 		return decode[OrderCancelled](eventType, data)
 	case TypeStockReceived:
 		return decode[StockReceived](eventType, data)
+	case TypeOrderStockReserved:
+		return decode[OrderStockReserved](eventType, data)
+	case TypeOrderRejected:
+		return decode[OrderRejected](eventType, data)
+	case TypeStockReserved:
+		return decode[StockReserved](eventType, data)
+	case TypeStockReservationRefused:
+		return decode[StockReservationRefused](eventType, data)
+	case TypeStockReleased:
+		return decode[StockReleased](eventType, data)
+	case TypeStockShipped:
+		return decode[StockShipped](eventType, data)
 	}
 	return nil, fmt.Errorf("decode %q: %w", eventType, ErrUnknownEventType)
 }

@@ -20,13 +20,20 @@ func sampleEvents() []Event {
 		OrderPlaced{OrderID: "o-1001", CustomerID: "c-42", Currency: "EUR", Lines: []Line{
 			{SKU: "SKU-1", Quantity: 2, UnitPrice: 1250},
 			{SKU: "SKU-2", Quantity: 1, UnitPrice: 0},
-		}, PlacedAt: at},
+		}, PlacedAt: at, ReserveStock: true},
 		OrderLineAdded{SKU: "SKU-3", Quantity: 4, UnitPrice: 99},
 		OrderLineRemoved{SKU: "SKU-2"},
 		OrderPaid{Amount: 2896, PaymentRef: "pay_8f3a", PaidAt: at.Add(time.Minute)},
 		OrderShipped{Carrier: "UPS", Tracking: "1Z999AA10123456784", ShippedAt: at.Add(time.Hour)},
 		OrderCancelled{Reason: "customer asked", RefundedAmount: 2896, CancelledAt: at.Add(2 * time.Hour)},
 		StockReceived{SKU: "SKU-1", Quantity: 100, ReceivedAt: at},
+		OrderStockReserved{ReservedAt: at.Add(time.Second)},
+		OrderRejected{Reason: RejectOutOfStock, Short: []Shortage{{SKU: "SKU-1", Requested: 2, Available: 1}},
+			RefundedAmount: 2896, RejectedAt: at.Add(time.Second)},
+		StockReserved{SKU: "SKU-1", OrderID: "o-1001", Quantity: 2, ReservedAt: at},
+		StockReservationRefused{SKU: "SKU-1", OrderID: "o-1001", Requested: 2, Available: 1, RefusedAt: at},
+		StockReleased{SKU: "SKU-1", OrderID: "o-1001", Quantity: 2, Reason: ReleaseCancelled, ReleasedAt: at},
+		StockShipped{SKU: "SKU-1", OrderID: "o-1001", Quantity: 2, ShippedAt: at},
 	}
 }
 
@@ -64,7 +71,8 @@ func TestEncode_Golden(t *testing.T) {
 
 func TestCodec_RoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, e := range append(sampleEvents(), OrderPlaced{}, OrderCancelled{}, OrderLineAdded{}) {
+	for _, e := range append(sampleEvents(), OrderPlaced{}, OrderCancelled{}, OrderLineAdded{}, OrderRejected{},
+		OrderPlaced{OrderID: "o", ReserveStock: true}) {
 		typ, data, err := Encode(e)
 		if err != nil {
 			t.Fatalf("Encode(%#v): %v", e, err)

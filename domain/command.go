@@ -1,5 +1,7 @@
 package domain
 
+import "time"
+
 // Command is a request to change an order, given to Decide. The JSON tags
 // of the commands match the API's request fields.
 type Command interface {
@@ -15,6 +17,13 @@ const (
 	cmdShip         = "ship"
 	cmdCancel       = "cancel"
 	cmdReceiveStock = "receive_stock"
+
+	cmdRecordStockReserved = "record_stock_reserved"
+	cmdReject              = "reject"
+	cmdExpirePayment       = "expire_payment"
+	cmdReserveStock        = "reserve_stock"
+	cmdReleaseStock        = "release_stock"
+	cmdShipStock           = "ship_stock"
 )
 
 // PlaceOrder creates an order with at least one line. ID is required: the
@@ -24,6 +33,9 @@ type PlaceOrder struct {
 	CustomerID string `json:"customer_id"`
 	Currency   string `json:"currency"`
 	Lines      []Line `json:"lines"`
+	// ReserveStock places the order under the reserve stock policy (set
+	// by the service from its configuration, never by a client).
+	ReserveStock bool `json:"-"`
 }
 
 // AddLine adds a line to a placed order, or adds to the quantity of the line
@@ -55,6 +67,32 @@ type Ship struct {
 type Cancel struct {
 	Reason string `json:"reason"`
 }
+
+// RecordStockReserved records that every line of a placed or paid order is
+// reserved (issued by the fulfilment saga).
+type RecordStockReserved struct{}
+
+// Reject rejects a placed or paid order whose stock could not be reserved,
+// refunding a payment (issued by the fulfilment saga).
+type Reject struct {
+	Reason string
+	Short  []Shortage
+}
+
+// ExpirePayment cancels a placed order whose stock has been reserved for
+// Timeout or longer without a payment (issued by the fulfilment saga).
+type ExpirePayment struct {
+	Timeout time.Duration
+}
+
+// CommandName returns "record_stock_reserved".
+func (RecordStockReserved) CommandName() string { return cmdRecordStockReserved }
+
+// CommandName returns "reject".
+func (Reject) CommandName() string { return cmdReject }
+
+// CommandName returns "expire_payment".
+func (ExpirePayment) CommandName() string { return cmdExpirePayment }
 
 // CommandName returns "place_order".
 func (PlaceOrder) CommandName() string { return cmdPlaceOrder }

@@ -8,6 +8,14 @@
 // the new events or an error; it never changes the state it is given.
 // Stock receipts have no state to check: [DecideStock] only validates.
 //
+// Under the reserve stock policy a SKU's stock stream is a decider too:
+// [Stock] is folded with [Stock.Apply] and [DecideReservation] reserves
+// (or refuses), releases and ships an order's quantity of the SKU. Every
+// such step is idempotent per (order, SKU): repeated, it decides no events.
+// The fulfilment saga drives these steps and records their outcome on the
+// order with [RecordStockReserved] or [Reject], and cancels an order not
+// paid in time with [ExpirePayment].
+//
 // # Errors
 //
 // Decide checks, in this order: the command's own values ([ErrInvalid],

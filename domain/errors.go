@@ -70,6 +70,10 @@ func commandPhrase(name string) string {
 		return "place"
 	case cmdAddLine:
 		return "add a line to"
+	case cmdRecordStockReserved:
+		return "record the stock reservation of"
+	case cmdExpirePayment:
+		return "expire the payment of"
 	case cmdRemoveLine:
 		return "remove a line from"
 	}

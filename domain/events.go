@@ -4,7 +4,9 @@ import "time"
 
 // Event is a fact recorded in a stream. The event types of this package are
 // OrderPlaced, OrderLineAdded, OrderLineRemoved, OrderPaid, OrderShipped,
-// OrderCancelled and StockReceived, used as values (not pointers).
+// OrderCancelled, OrderStockReserved, OrderRejected, StockReceived,
+// StockReserved, StockReservationRefused, StockReleased and StockShipped,
+// used as values (not pointers).
 type Event interface {
 	// EventType returns the type name stored with the event.
 	EventType() string
@@ -19,6 +21,13 @@ const (
 	TypeOrderShipped     = "OrderShipped"
 	TypeOrderCancelled   = "OrderCancelled"
 	TypeStockReceived    = "StockReceived"
+
+	TypeOrderStockReserved      = "OrderStockReserved"
+	TypeOrderRejected           = "OrderRejected"
+	TypeStockReserved           = "StockReserved"
+	TypeStockReservationRefused = "StockReservationRefused"
+	TypeStockReleased           = "StockReleased"
+	TypeStockShipped            = "StockShipped"
 )
 
 // SchemaVersion is the version of the event payloads this package writes,
@@ -42,6 +51,11 @@ type OrderPlaced struct {
 	Currency   string    `json:"currency"`
 	Lines      []Line    `json:"lines"`
 	PlacedAt   time.Time `json:"placed_at"`
+	// ReserveStock is set on orders placed under the reserve stock policy:
+	// the fulfilment saga reserves their lines on the SKUs' stock streams.
+	// Orders placed under the track policy (and before the policy
+	// existed) omit it.
+	ReserveStock bool `json:"reserve_stock,omitempty"`
 }
 
 // OrderLineAdded records a line added to a placed order. If the order already
@@ -86,6 +100,70 @@ type StockReceived struct {
 	ReceivedAt time.Time `json:"received_at"`
 }
 
+// OrderStockReserved records that every line of an order is reserved on its
+// SKU's stock stream. Lines added later make the reservation pending again,
+// until the next OrderStockReserved.
+type OrderStockReserved struct {
+	ReservedAt time.Time `json:"reserved_at"`
+}
+
+// Shortage is a line of an order that could not be reserved: Requested
+// units were asked for and only Available were there.
+type Shortage struct {
+	SKU       string `json:"sku"`
+	Requested int64  `json:"requested"`
+	Available int64  `json:"available"`
+}
+
+// OrderRejected records that an order's stock could not be reserved: the
+// fulfilment saga released what it had reserved and rejected the order.
+// RefundedAmount is the amount paid back, if a payment raced the rejection.
+type OrderRejected struct {
+	Reason         string     `json:"reason"`
+	Short          []Shortage `json:"short"`
+	RefundedAmount int64      `json:"refunded_amount"`
+	RejectedAt     time.Time  `json:"rejected_at"`
+}
+
+// StockReserved records Quantity more units of a SKU reserved for an order.
+type StockReserved struct {
+	SKU        string    `json:"sku"`
+	OrderID    string    `json:"order_id"`
+	Quantity   int64     `json:"quantity"`
+	ReservedAt time.Time `json:"reserved_at"`
+}
+
+// StockReservationRefused records that Requested units of a SKU could not
+// be reserved for an order because only Available were.
+type StockReservationRefused struct {
+	SKU       string    `json:"sku"`
+	OrderID   string    `json:"order_id"`
+	Requested int64     `json:"requested"`
+	Available int64     `json:"available"`
+	RefusedAt time.Time `json:"refused_at"`
+}
+
+// StockReleased records Quantity units of a SKU reserved for an order given
+// back. Reason is why: ReleaseLineRemoved (the order is still open) or the
+// end of the order (cancelled, rejected, payment_timeout), after which
+// nothing more is reserved for it on that SKU.
+type StockReleased struct {
+	SKU        string    `json:"sku"`
+	OrderID    string    `json:"order_id"`
+	Quantity   int64     `json:"quantity"`
+	Reason     string    `json:"reason"`
+	ReleasedAt time.Time `json:"released_at"`
+}
+
+// StockShipped records that the Quantity units of a SKU reserved for an
+// order left with its shipment.
+type StockShipped struct {
+	SKU       string    `json:"sku"`
+	OrderID   string    `json:"order_id"`
+	Quantity  int64     `json:"quantity"`
+	ShippedAt time.Time `json:"shipped_at"`
+}
+
 // EventType returns TypeOrderPlaced.
 func (OrderPlaced) EventType() string { return TypeOrderPlaced }
 
@@ -106,3 +184,21 @@ func (OrderCancelled) EventType() string { return TypeOrderCancelled }
 
 // EventType returns TypeStockReceived.
 func (StockReceived) EventType() string { return TypeStockReceived }
+
+// EventType returns TypeOrderStockReserved.
+func (OrderStockReserved) EventType() string { return TypeOrderStockReserved }
+
+// EventType returns TypeOrderRejected.
+func (OrderRejected) EventType() string { return TypeOrderRejected }
+
+// EventType returns TypeStockReserved.
+func (StockReserved) EventType() string { return TypeStockReserved }
+
+// EventType returns TypeStockReservationRefused.
+func (StockReservationRefused) EventType() string { return TypeStockReservationRefused }
+
+// EventType returns TypeStockReleased.
+func (StockReleased) EventType() string { return TypeStockReleased }
+
+// EventType returns TypeStockShipped.
+func (StockShipped) EventType() string { return TypeStockShipped }

@@ -196,6 +196,21 @@ func (s *scanner) null() bool {
 	return false
 }
 
+// bool returns a true or false literal.
+func (s *scanner) bool() bool {
+	s.space()
+	switch {
+	case len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "true":
+		s.i += 4
+		return true
+	case len(s.b)-s.i >= 5 && string(s.b[s.i:s.i+5]) == "false":
+		s.i += 5
+		return false
+	}
+	s.fail()
+	return false
+}
+
 // lines reads an array of line objects, or null (Encode writes nil lines
 // so): encoding/json sets a slice to nil for a null, and an empty array
 // gives an empty, non-nil slice.
@@ -246,6 +261,8 @@ func (e *OrderPlaced) decodeField(s *scanner, key []byte) bool {
 		e.Lines = s.lines()
 	case "placed_at":
 		e.PlacedAt = s.time()
+	case "reserve_stock":
+		e.ReserveStock = s.bool()
 	default:
 		return false
 	}
@@ -314,6 +331,134 @@ func (e *StockReceived) decodeField(s *scanner, key []byte) bool {
 		e.Quantity = s.int()
 	case "received_at":
 		e.ReceivedAt = s.time()
+	default:
+		return false
+	}
+	return true
+}
+
+// shortages reads an array of shortage objects, or null, as lines does.
+func (s *scanner) shortages() []Shortage {
+	if s.null() {
+		return nil
+	}
+	s.expect('[')
+	short := make([]Shortage, 0, 2)
+	if s.consume(']') {
+		return short
+	}
+	for s.ok {
+		var sh Shortage
+		s.object(sh.decodeField)
+		short = append(short, sh)
+		if s.consume(']') {
+			return short
+		}
+		s.expect(',')
+	}
+	return nil
+}
+
+func (sh *Shortage) decodeField(s *scanner, key []byte) bool {
+	switch string(key) {
+	case "sku":
+		sh.SKU = s.str()
+	case "requested":
+		sh.Requested = s.int()
+	case "available":
+		sh.Available = s.int()
+	default:
+		return false
+	}
+	return true
+}
+
+func (e *OrderStockReserved) decodeField(s *scanner, key []byte) bool {
+	if string(key) != "reserved_at" {
+		return false
+	}
+	e.ReservedAt = s.time()
+	return true
+}
+
+func (e *OrderRejected) decodeField(s *scanner, key []byte) bool {
+	switch string(key) {
+	case "reason":
+		e.Reason = s.str()
+	case "short":
+		e.Short = s.shortages()
+	case "refunded_amount":
+		e.RefundedAmount = s.int()
+	case "rejected_at":
+		e.RejectedAt = s.time()
+	default:
+		return false
+	}
+	return true
+}
+
+func (e *StockReserved) decodeField(s *scanner, key []byte) bool {
+	switch string(key) {
+	case "sku":
+		e.SKU = s.str()
+	case "order_id":
+		e.OrderID = s.str()
+	case "quantity":
+		e.Quantity = s.int()
+	case "reserved_at":
+		e.ReservedAt = s.time()
+	default:
+		return false
+	}
+	return true
+}
+
+func (e *StockReservationRefused) decodeField(s *scanner, key []byte) bool {
+	switch string(key) {
+	case "sku":
+		e.SKU = s.str()
+	case "order_id":
+		e.OrderID = s.str()
+	case "requested":
+		e.Requested = s.int()
+	case "available":
+		e.Available = s.int()
+	case "refused_at":
+		e.RefusedAt = s.time()
+	default:
+		return false
+	}
+	return true
+}
+
+func (e *StockReleased) decodeField(s *scanner, key []byte) bool {
+	switch string(key) {
+	case "sku":
+		e.SKU = s.str()
+	case "order_id":
+		e.OrderID = s.str()
+	case "quantity":
+		e.Quantity = s.int()
+	case "reason":
+		e.Reason = s.str()
+	case "released_at":
+		e.ReleasedAt = s.time()
+	default:
+		return false
+	}
+	return true
+}
+
+func (e *StockShipped) decodeField(s *scanner, key []byte) bool {
+	switch string(key) {
+	case "sku":
+		e.SKU = s.str()
+	case "order_id":
+		e.OrderID = s.str()
+	case "quantity":
+		e.Quantity = s.int()
+	case "shipped_at":
+		e.ShippedAt = s.time()
 	default:
 		return false
 	}

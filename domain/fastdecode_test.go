@@ -27,6 +27,18 @@ func newTarget(t testing.TB, eventType string) fieldDecoder {
 		return new(OrderCancelled)
 	case TypeStockReceived:
 		return new(StockReceived)
+	case TypeOrderStockReserved:
+		return new(OrderStockReserved)
+	case TypeOrderRejected:
+		return new(OrderRejected)
+	case TypeStockReserved:
+		return new(StockReserved)
+	case TypeStockReservationRefused:
+		return new(StockReservationRefused)
+	case TypeStockReleased:
+		return new(StockReleased)
+	case TypeStockShipped:
+		return new(StockShipped)
 	}
 	t.Fatalf("no event type %q", eventType)
 	return nil
@@ -84,9 +96,19 @@ func randomEvent(r *rand.Rand, i int) Event {
 		}
 		return ls
 	}
-	switch i % 7 {
+	short := func() []Shortage {
+		if r.IntN(5) == 0 {
+			return nil
+		}
+		sh := make([]Shortage, r.IntN(3))
+		for i := range sh {
+			sh[i] = Shortage{SKU: str(), Requested: num(), Available: num()}
+		}
+		return sh
+	}
+	switch i % len(eventTypes) {
 	case 0:
-		return OrderPlaced{OrderID: str(), CustomerID: str(), Currency: str(), Lines: lines(), PlacedAt: at()}
+		return OrderPlaced{OrderID: str(), CustomerID: str(), Currency: str(), Lines: lines(), PlacedAt: at(), ReserveStock: r.IntN(2) == 0}
 	case 1:
 		return OrderLineAdded{SKU: str(), Quantity: num(), UnitPrice: num()}
 	case 2:
@@ -97,9 +119,26 @@ func randomEvent(r *rand.Rand, i int) Event {
 		return OrderShipped{Carrier: str(), Tracking: str(), ShippedAt: at()}
 	case 5:
 		return OrderCancelled{Reason: str(), RefundedAmount: num(), CancelledAt: at()}
+	case 6:
+		return StockReceived{SKU: str(), Quantity: num(), ReceivedAt: at()}
+	case 7:
+		return OrderStockReserved{ReservedAt: at()}
+	case 8:
+		return OrderRejected{Reason: str(), Short: short(), RefundedAmount: num(), RejectedAt: at()}
+	case 9:
+		return StockReserved{SKU: str(), OrderID: str(), Quantity: num(), ReservedAt: at()}
+	case 10:
+		return StockReservationRefused{SKU: str(), OrderID: str(), Requested: num(), Available: num(), RefusedAt: at()}
+	case 11:
+		return StockReleased{SKU: str(), OrderID: str(), Quantity: num(), Reason: str(), ReleasedAt: at()}
 	}
-	return StockReceived{SKU: str(), Quantity: num(), ReceivedAt: at()}
+	return StockShipped{SKU: str(), OrderID: str(), Quantity: num(), ShippedAt: at()}
 }
+
+// eventTypes lists every event type, in randomEvent's order.
+var eventTypes = []string{TypeOrderPlaced, TypeOrderLineAdded, TypeOrderLineRemoved, TypeOrderPaid,
+	TypeOrderShipped, TypeOrderCancelled, TypeStockReceived, TypeOrderStockReserved, TypeOrderRejected,
+	TypeStockReserved, TypeStockReservationRefused, TypeStockReleased, TypeStockShipped}
 
 // The direct decoder must take every payload Encode writes, or replays
 // silently fall back to the slow path, and must agree with encoding/json.
@@ -177,19 +216,17 @@ func TestDecodeFast_LeavesTheRestToEncodingJSON(t *testing.T) {
 // accepts, encoding/json decodes to the same event.
 func FuzzFastDecode(f *testing.F) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for i := range 14 {
+	for i := range 2 * len(eventTypes) {
 		_, data, err := Encode(randomEvent(r, i))
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(i%7, data)
+		f.Add(i%len(eventTypes), data)
 	}
 	f.Add(0, []byte(`{"lines":[],"currency":""}`))
 	f.Add(3, []byte(`{"amount":-0,"paid_at":"2025-03-01T10:30:00.5+01:00"}`))
-	types := []string{TypeOrderPlaced, TypeOrderLineAdded, TypeOrderLineRemoved, TypeOrderPaid,
-		TypeOrderShipped, TypeOrderCancelled, TypeStockReceived}
 	f.Fuzz(func(t *testing.T, i int, data []byte) {
-		typ := types[uint(i)%uint(len(types))]
+		typ := eventTypes[uint(i)%uint(len(eventTypes))]
 		checkFast(t, typ, data)
 	})
 }

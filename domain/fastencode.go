@@ -109,6 +109,10 @@ func (e OrderPlaced) appendJSON(b []byte) ([]byte, bool) {
 	w.lines(e.Lines)
 	w.key("placed_at", false)
 	w.time(e.PlacedAt)
+	if e.ReserveStock { // omitempty
+		w.key("reserve_stock", false)
+		w.b = append(w.b, "true"...)
+	}
 	return w.end()
 }
 

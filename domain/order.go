@@ -12,12 +12,40 @@ import (
 // order does not exist.
 type Status string
 
-// Order statuses: placed → paid → shipped, and cancelled from placed or paid.
+// Order statuses: placed → paid → shipped, and cancelled from placed or
+// paid; under the reserve stock policy, rejected from placed or paid when
+// the order's stock cannot be reserved.
 const (
 	StatusPlaced    Status = "placed"
 	StatusPaid      Status = "paid"
 	StatusShipped   Status = "shipped"
 	StatusCancelled Status = "cancelled"
+	StatusRejected  Status = "rejected"
+)
+
+// Reservation is the state of an order's stock reservation.
+type Reservation string
+
+// Reservation states: none (shown as "none") for orders placed under the
+// track policy;
+// pending until every line is reserved (again after a line is added),
+// reserved, and released once a cancellation or rejection gave it back.
+// A shipped order's reservation stays reserved: it left with the goods.
+const (
+	ReservationNone     Reservation = ""
+	ReservationPending  Reservation = "pending"
+	ReservationReserved Reservation = "reserved"
+	ReservationReleased Reservation = "released"
+)
+
+// Reasons recorded by the fulfilment saga.
+const (
+	// RejectOutOfStock is the reason of an OrderRejected for lines that
+	// could not be reserved.
+	RejectOutOfStock = "out_of_stock"
+	// CancelPaymentTimeout is the reason of the OrderCancelled of an order
+	// not paid within the payment timeout after its stock was reserved.
+	CancelPaymentTimeout = "payment_timeout"
 )
 
 // Line is one SKU of an order, at a unit price in minor units.
@@ -47,8 +75,21 @@ type Order struct {
 	PaymentRef string
 	Carrier    string
 	Tracking   string
-	// RefundedAmount is the amount refunded on cancellation of a paid order.
+	// RefundedAmount is the amount refunded on cancellation or rejection
+	// of a paid order.
 	RefundedAmount int64
+	// ReserveStock tells that the order was placed under the reserve
+	// stock policy; StockReservation is empty (ReservationNone) when it
+	// was not.
+	ReserveStock     bool
+	StockReservation Reservation
+	// ReservedAt is when the order's stock was first reserved: its
+	// payment deadline runs from there.
+	ReservedAt time.Time
+	// RejectReason and Short tell why a rejected order was rejected.
+	RejectReason string
+	Short        []Shortage
+	RejectedAt   time.Time
 }
 
 // Total returns the sum of the order's lines, quantity times unit price, in
@@ -83,7 +124,14 @@ func Evolve(o Order, e Event) Order {
 		o.ID, o.CustomerID, o.Currency = e.OrderID, e.CustomerID, e.Currency
 		o.Lines = slices.Clone(e.Lines)
 		o.Status, o.PlacedAt = StatusPlaced, e.PlacedAt.UTC()
+		o.ReserveStock = e.ReserveStock
+		if e.ReserveStock {
+			o.StockReservation = ReservationPending
+		}
 	case OrderLineAdded:
+		if o.ReserveStock {
+			o.StockReservation = ReservationPending
+		}
 		o.Lines = slices.Clone(o.Lines)
 		if i := lineIndex(o.Lines, e.SKU); i >= 0 {
 			o.Lines[i].Quantity += e.Quantity
@@ -98,6 +146,17 @@ func Evolve(o Order, e Event) Order {
 		o.Status, o.Carrier, o.Tracking, o.ShippedAt = StatusShipped, e.Carrier, e.Tracking, e.ShippedAt.UTC()
 	case OrderCancelled:
 		o.Status, o.CancelReason, o.RefundedAmount, o.CancelledAt = StatusCancelled, e.Reason, e.RefundedAmount, e.CancelledAt.UTC()
+		if o.ReserveStock {
+			o.StockReservation = ReservationReleased
+		}
+	case OrderStockReserved:
+		o.StockReservation = ReservationReserved
+		if o.ReservedAt.IsZero() {
+			o.ReservedAt = e.ReservedAt.UTC()
+		}
+	case OrderRejected:
+		o.Status, o.RejectReason, o.Short = StatusRejected, e.Reason, slices.Clone(e.Short)
+		o.RefundedAmount, o.RejectedAt, o.StockReservation = e.RefundedAmount, e.RejectedAt.UTC(), ReservationReleased
 	}
 	return o
 }
@@ -121,6 +180,12 @@ func Decide(o Order, cmd Command, now time.Time) ([]Event, error) {
 		return decideShip(o, c, now)
 	case Cancel:
 		return decideCancel(o, c, now)
+	case RecordStockReserved:
+		return decideRecordReserved(o, c, now)
+	case Reject:
+		return decideReject(o, c, now)
+	case ExpirePayment:
+		return decideExpire(o, c, now)
 	}
 	return nil, invalid("command", fmt.Sprintf("%T is not an order command", cmd))
 }
@@ -133,11 +198,12 @@ func decidePlace(o Order, c PlaceOrder, now time.Time) ([]Event, error) {
 		return nil, ErrOrderExists
 	}
 	return []Event{OrderPlaced{
-		OrderID:    c.ID,
-		CustomerID: c.CustomerID,
-		Currency:   c.Currency,
-		Lines:      slices.Clone(c.Lines),
-		PlacedAt:   now,
+		OrderID:      c.ID,
+		CustomerID:   c.CustomerID,
+		Currency:     c.Currency,
+		Lines:        slices.Clone(c.Lines),
+		PlacedAt:     now,
+		ReserveStock: c.ReserveStock,
 	}}, nil
 }
 
@@ -244,6 +310,9 @@ func decideShip(o Order, c Ship, now time.Time) ([]Event, error) {
 	if err := requireStatus(o, c, StatusPaid); err != nil {
 		return nil, err
 	}
+	if o.ReserveStock && o.StockReservation != ReservationReserved {
+		return nil, &StateError{Status: o.Status, Command: c.CommandName(), Reason: "its stock is not reserved yet"}
+	}
 	return []Event{OrderShipped{Carrier: c.Carrier, Tracking: c.Tracking, ShippedAt: now}}, nil
 }
 
@@ -259,6 +328,56 @@ func decideCancel(o Order, c Cancel, now time.Time) ([]Event, error) {
 		refund = o.PaidAmount
 	}
 	return []Event{OrderCancelled{Reason: c.Reason, RefundedAmount: refund, CancelledAt: now}}, nil
+}
+
+func decideRecordReserved(o Order, c RecordStockReserved, now time.Time) ([]Event, error) {
+	if err := requireStatus(o, c, StatusPlaced, StatusPaid); err != nil {
+		return nil, err
+	}
+	if o.StockReservation != ReservationPending {
+		return nil, &StateError{Status: o.Status, Command: c.CommandName(), Reason: "its stock reservation is " + string(o.StockReservation)}
+	}
+	return []Event{OrderStockReserved{ReservedAt: now}}, nil
+}
+
+func decideReject(o Order, c Reject, now time.Time) ([]Event, error) {
+	if err := checkReason(c.Reason); err != nil {
+		return nil, err
+	}
+	if err := requireStatus(o, c, StatusPlaced, StatusPaid); err != nil {
+		return nil, err
+	}
+	var refund int64
+	if o.Status == StatusPaid {
+		refund = o.PaidAmount
+	}
+	return []Event{OrderRejected{Reason: c.Reason, Short: slices.Clone(c.Short), RefundedAmount: refund, RejectedAt: now}}, nil
+}
+
+func decideExpire(o Order, c ExpirePayment, now time.Time) ([]Event, error) {
+	if c.Timeout <= 0 {
+		return nil, invalid("timeout", "must be positive")
+	}
+	if err := requireStatus(o, c, StatusPlaced); err != nil {
+		return nil, err
+	}
+	if o.StockReservation != ReservationReserved {
+		return nil, &StateError{Status: o.Status, Command: c.CommandName(), Reason: "its stock reservation is " + string(o.StockReservation)}
+	}
+	if deadline := o.PaymentDeadline(c.Timeout); now.Before(deadline) {
+		return nil, &StateError{Status: o.Status, Command: c.CommandName(), Reason: "its payment is due by " + deadline.Format(time.RFC3339Nano)}
+	}
+	return []Event{OrderCancelled{Reason: CancelPaymentTimeout, CancelledAt: now}}, nil
+}
+
+// PaymentDeadline returns when an order whose stock is reserved and that
+// is not paid is cancelled with the given payment timeout; the zero time
+// for an order that has no deadline (not reserved, or not placed).
+func (o Order) PaymentDeadline(timeout time.Duration) time.Time {
+	if o.Status != StatusPlaced || o.StockReservation != ReservationReserved || timeout <= 0 {
+		return time.Time{}
+	}
+	return o.ReservedAt.Add(timeout)
 }
 
 // requireStatus returns ErrOrderNotFound if o does not exist, or a

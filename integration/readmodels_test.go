@@ -174,7 +174,7 @@ func checkAgainstLog(t *testing.T, m models, log []feedEvent) {
 		}
 		return want[sku]
 	}
-	byStatus := map[string]int64{"placed": 0, "paid": 0, "shipped": 0, "cancelled": 0}
+	byStatus := map[string]int64{"placed": 0, "paid": 0, "shipped": 0, "cancelled": 0, "rejected": 0}
 	for sku, q := range received {
 		at(sku).Received += q
 	}

@@ -63,6 +63,10 @@ type Options struct {
 	// OnAppend, if set, is called after every successful append with its
 	// duration and event count (for metrics).
 	OnAppend func(d time.Duration, events int)
+	// ReserveStock places new orders under the reserve stock policy: the
+	// fulfilment saga reserves their lines (see package fulfilment).
+	// Without it orders are placed under the track policy.
+	ReserveStock bool
 }
 
 // Service executes commands on orders and stock. It is safe for concurrent
@@ -72,6 +76,7 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	onAppend func(time.Duration, int)
+	reserve  bool
 
 	// stripes serialise commands on one stream within this process, so
 	// that concurrent requests on a hot order queue rather than burn
@@ -96,7 +101,7 @@ func (s *Service) lock(ctx context.Context, stream string) (unlock func(), err e
 
 // New returns a Service over store.
 func New(store eventstore.Store, opts Options) *Service {
-	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend}
+	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, reserve: opts.ReserveStock}
 	for i := range s.stripes {
 		s.stripes[i] = make(chan struct{}, 1)
 	}
@@ -185,6 +190,7 @@ func (s *Service) Place(ctx context.Context, cmd domain.PlaceOrder, req Request)
 	if err := domain.ValidID(cmd.ID); err != nil {
 		return Result{}, err
 	}
+	cmd.ReserveStock = s.reserve
 	return s.Execute(ctx, cmd.ID, cmd, req)
 }
 

@@ -378,3 +378,24 @@ func TestService_KeyedReceipt(t *testing.T) {
 		})
 	})
 }
+
+// The service places orders under the policy it was given.
+func TestService_ReserveStock(t *testing.T) {
+	t.Parallel()
+	for _, reserve := range []bool{false, true} {
+		store := openStore(t, false)
+		svc := orders.New(store, orders.Options{ReserveStock: reserve})
+		res, err := svc.Place(t.Context(), domain.PlaceOrder{ID: "o-1", CustomerID: "c", Currency: "EUR",
+			Lines: []domain.Line{{SKU: "A", Quantity: 1, UnitPrice: 1}}}, orders.Request{CorrelationID: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := domain.ReservationNone
+		if reserve {
+			want = domain.ReservationPending
+		}
+		if res.Order.ReserveStock != reserve || res.Order.StockReservation != want {
+			t.Errorf("reserve %v: order %+v", reserve, res.Order)
+		}
+	}
+}

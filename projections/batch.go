@@ -64,7 +64,7 @@ func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType strin
 					err: fmt.Errorf("event %s at position %d in %s: %w", ev.ID, ev.Position, ev.Stream, err)})
 				break // view ends its owner's view before it
 			}
-			b.events = append(b.events, readmodel.Event{Position: ev.Position, Stream: ev.Stream, Version: ev.Version,
+			b.events = append(b.events, readmodel.Event{ID: ev.ID, Position: ev.Position, Stream: ev.Stream, Version: ev.Version,
 				Type: ev.Type, Payload: payload, Prev: b.last})
 		case !knownType(ev.Type):
 			b.unknown = append(b.unknown, ev.Position)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/orderlist"
+	"github.com/orderstore/orderstore/projections/sagas"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -36,7 +37,7 @@ func BenchmarkRebuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range []string{stock.Name, analytics.Name, orderlist.Name, all} {
+	for _, name := range []string{stock.Name, analytics.Name, orderlist.Name, sagas.Name, all} {
 		b.Run(name, func(b *testing.B) {
 			rm := b.TempDir()
 			var reading, rebuilding, cpu time.Duration

@@ -240,3 +240,10 @@ func mustFail(tb testing.TB, err, target error) {
 		tb.Fatalf("error %v, want %v", err, target)
 	}
 }
+
+// lastProjection is the name of the projection an offline rebuild does
+// last.
+func lastProjection() string {
+	all := builtin()
+	return all[len(all)-1].Name()
+}

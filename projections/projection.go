@@ -7,6 +7,7 @@ import (
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/internal/readmodel"
 	"github.com/orderstore/orderstore/projections/orderlist"
+	"github.com/orderstore/orderstore/projections/sagas"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -39,11 +40,12 @@ var (
 	_ projection = stock.Projection{}
 	_ projection = analytics.Projection{}
 	_ projection = orderlist.Projection{}
+	_ projection = sagas.Projection{}
 )
 
 // builtin returns the projections a Manager runs.
 func builtin() []projection {
-	return []projection{stock.Projection{}, analytics.Projection{}, orderlist.Projection{}}
+	return []projection{stock.Projection{}, analytics.Projection{}, orderlist.Projection{}, sagas.Projection{}}
 }
 
 // State is the state of a projection.

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/orderstore/orderstore/projections/analytics"
 	"github.com/orderstore/orderstore/projections/orderlist"
+	"github.com/orderstore/orderstore/projections/sagas"
 	"github.com/orderstore/orderstore/projections/stock"
 )
 
@@ -66,6 +68,37 @@ func (m *Manager) Orders(ctx context.Context, f orderlist.Filter) (page orderlis
 		return err
 	})
 	return page, position, err
+}
+
+// Fulfilment returns the fulfilment saga of order id and the position the
+// read model reflects. It fails with sagas.ErrNotFound for an order that
+// has no saga (yet).
+func (m *Manager) Fulfilment(ctx context.Context, id string) (saga sagas.Saga, position uint64, err error) {
+	position, err = m.query(ctx, sagas.Name, func(tx *sql.Tx, prefix string) (err error) {
+		saga, err = sagas.Get(ctx, tx, prefix, id)
+		return err
+	})
+	return saga, position, err
+}
+
+// PaymentsDue returns up to limit orders whose stock was first reserved at
+// or before reservedBy and that are still reserved and unpaid: the
+// fulfilment saga's deadlines (it implements fulfilment.Deadlines).
+func (m *Manager) PaymentsDue(ctx context.Context, reservedBy time.Time, limit int) (ids []string, err error) {
+	_, err = m.query(ctx, sagas.Name, func(tx *sql.Tx, prefix string) (err error) {
+		ids, err = sagas.PaymentsDue(ctx, tx, prefix, reservedBy, limit)
+		return err
+	})
+	return ids, err
+}
+
+// SagaSummary counts the fulfilment sagas by state.
+func (m *Manager) SagaSummary(ctx context.Context) (sum sagas.Summary, err error) {
+	_, err = m.query(ctx, sagas.Name, func(tx *sql.Tx, prefix string) (err error) {
+		sum, err = sagas.Summarize(ctx, tx, prefix)
+		return err
+	})
+	return sum, err
 }
 
 // query runs fn in one read transaction, a snapshot in which it reads the

@@ -32,7 +32,7 @@ func offline(t *testing.T, m *Manager) string {
 		t.Fatal(err)
 	}
 	head, _ := m.store.Head(t.Context())
-	if n := countEvents(t, m.store); calls == 0 || last.Done != n || last.Total != n || last.Projection != orderlist.Name {
+	if n := countEvents(t, m.store); calls == 0 || last.Done != n || last.Total != n || last.Projection != lastProjection() {
 		t.Errorf("last progress = %+v after %d calls, want %d done of %d", last, calls, n, n)
 	}
 	rm, err := Open(fresh, m.store, Options{})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 )
 
 // common holds the flags every command shares.
@@ -53,6 +54,24 @@ func (c *common) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Stock policies of serve --stock-policy.
+const (
+	stockPolicyReserve = "reserve"
+	stockPolicyTrack   = "track"
+)
+
+// envDuration returns the duration in the environment variable key, def
+// if it is unset or does not parse (the flag's own parsing then reports
+// nothing: the variable is a default, as for the other flags).
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if v := getenv(key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -55,7 +55,7 @@ Usage:
                      [--tokens-file F | --insecure-no-auth] [--metrics-auth]
                      [--webhooks=false] [--webhook-retry-schedule 0s,5s,5m,…] [--webhook-timeout 10s]
                      [--webhook-allow-private] [--webhook-key-file F]
-  orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|orders|all]
+  orderstore rebuild [--data ./data] [--store ...] [--projection stock|analytics|orders|fulfilment|all]
   orderstore notify  [--addr 127.0.0.1:8081] [--data ./data] [--store ...]   the webhook deliverer alone
   orderstore health  [--addr 127.0.0.1:8080]     exit 0 if the service is ready
   orderstore bench   [--url http://127.0.0.1:8080] [--clients 64] [--duration 30s | --requests N] [--mix place=30,…] [--json]

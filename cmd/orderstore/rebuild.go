@@ -21,7 +21,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, getenv)
-	name := fs.String("projection", "all", "projection to rebuild: stock, analytics, orders or all")
+	name := fs.String("projection", "all", "projection to rebuild: stock, analytics, orders, fulfilment or all")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: orderstore rebuild [flags]\n\n"+
 			"Replays the whole event history into fresh read models and swaps them in.\n"+
@@ -36,9 +36,9 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 		return &usageError{msg: err.Error()}
 	}
 	switch *name {
-	case "stock", "analytics", "orders", "all":
+	case "stock", "analytics", "orders", "fulfilment", "all":
 	default:
-		return &usageError{msg: fmt.Sprintf("--projection %q: want stock, analytics, orders or all", *name)}
+		return &usageError{msg: fmt.Sprintf("--projection %q: want stock, analytics, orders, fulfilment or all", *name)}
 	}
 	logger := c.logger(stderr)
 	if c.store == "embedded" {

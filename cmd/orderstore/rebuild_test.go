@@ -13,10 +13,11 @@ import (
 )
 
 // The offline rebuild shows no progress before anything is replayed, and
-// ends with one line per projection, with percent and duration.
+// ends with one line per projection, with percent and duration. (Under
+// the track policy, so that the orders are the only events.)
 func TestRebuild_ProgressLines(t *testing.T) {
 	dir := t.TempDir()
-	base, stop := startServe(t, dir, nil)
+	base, stop := startServe(t, dir, map[string]string{"ORDERSTORE_STOCK_POLICY": "track"})
 	for i := range 5 {
 		res, err := http.Post(base+"/orders", "application/json", strings.NewReader(fmt.Sprintf(
 			`{"id":"o-%d","customer_id":"c","currency":"EUR","lines":[{"sku":"S","quantity":1,"unit_price":100}]}`, i)))
@@ -39,7 +40,7 @@ func TestRebuild_ProgressLines(t *testing.T) {
 	if strings.Contains(logs, "done=0 ") {
 		t.Errorf("progress before anything was replayed:\n%s", logs)
 	}
-	for _, name := range []string{"stock", "analytics", "orders"} {
+	for _, name := range []string{"stock", "analytics", "orders", "fulfilment"} {
 		want := "msg=\"rebuild done\" projection=" + name + " events=5 total=5 percent=100 duration="
 		if n := strings.Count(logs, want); n != 1 {
 			t.Errorf("%d lines %q, want 1:\n%s", n, want, logs)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
 	"github.com/orderstore/orderstore/eventstore/kurrentdb"
+	"github.com/orderstore/orderstore/fulfilment"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/webhooks"
@@ -44,6 +46,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	metricsAuth := fs.Bool("metrics-auth", false, "GET /metrics needs a token with scope read (default: open, like /healthz)")
 	var wh webhookFlags
 	wh.register(fs, getenv)
+	policy := fs.String("stock-policy", envOr(getenv, "ORDERSTORE_STOCK_POLICY", stockPolicyReserve),
+		"stock policy of new orders: \"reserve\" (the fulfilment saga reserves their lines,\n"+
+			"rejecting an order it cannot) or \"track\" (no reservation; available may go\n"+
+			"negative, for shops selling on backorder) (env ORDERSTORE_STOCK_POLICY)")
+	paymentTimeout := fs.Duration("payment-timeout", envDuration(getenv, "ORDERSTORE_PAYMENT_TIMEOUT", 30*time.Minute),
+		"cancel (reason payment_timeout) an order whose stock is reserved but that is\n"+
+			"not paid within this `duration`; 0 turns it off (env ORDERSTORE_PAYMENT_TIMEOUT)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\n"+
 			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json\n"+
@@ -57,6 +66,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if err := c.validate(); err != nil {
 		return &usageError{msg: err.Error()}
+	}
+	if *policy != stockPolicyReserve && *policy != stockPolicyTrack {
+		return &usageError{msg: fmt.Sprintf("--stock-policy %q: want reserve or track", *policy)}
+	}
+	if *paymentTimeout < 0 {
+		return &usageError{msg: fmt.Sprintf("--payment-timeout %s: want a duration ≥ 0 (0: off)", *paymentTimeout)}
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return &usageError{msg: fmt.Sprintf("--addr %q: want host:port (%v)", *addr, err)}
@@ -101,7 +116,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerBuildInfo(reg, readBuildInfo())
 	storeMetrics := api.NewStoreMetrics(reg)
-	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend})
+	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend,
+		ReserveStock: *policy == stockPolicyReserve})
 	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg})
 	if err != nil {
 		return fmt.Errorf("open read models: %w", err)
@@ -116,9 +132,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			err = errors.Join(err, fmt.Errorf("projections: %w", perr))
 		}
 	}()
+	// The saga runs under either policy: under track it has no new orders
+	// to reserve, and settles those placed under reserve before a switch.
+	saga := fulfilment.New(store, fulfilment.Options{
+		Logger: logger.With("component", "fulfilment"), PaymentTimeout: *paymentTimeout,
+		CheckpointFile: filepath.Join(c.data, fulfilment.CheckpointFileName), Deadlines: models, Registerer: reg,
+	})
+	registerSagaGauges(reg, models)
+	sagaDone := make(chan error, 1)
+	go func() { sagaDone <- saga.Run(runCtx) }()
+	defer func() {
+		stopProjections()
+		if serr := <-sagaDone; serr != nil && !errors.Is(serr, eventstore.ErrClosed) {
+			err = errors.Join(err, serr)
+		}
+	}()
+	logger.Info("fulfilment", "stock_policy", *policy, "payment_timeout", *paymentTimeout)
 	cfg := api.Config{
 		Store: store, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
-		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth,
+		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth, Fulfilment: saga,
 	}
 	if wh.enabled {
 		whOpts.Logger, whOpts.Registerer = logger, reg

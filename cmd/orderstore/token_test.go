@@ -128,8 +128,15 @@ func TestTokenNew_RoundTrip(t *testing.T) {
 	var got struct {
 		Events []struct{ Metadata map[string]any }
 	}
-	if err := json.Unmarshal(body, &got); err != nil || len(got.Events) != 1 || got.Events[0].Metadata["actor"] != "shop-frontend" {
-		t.Fatalf("events %s (%v): want one with metadata actor shop-frontend", body, err)
+	// The placement's event is the request's; the fulfilment saga may
+	// have written after it (here a rejection: S has no stock), as itself.
+	if err := json.Unmarshal(body, &got); err != nil || len(got.Events) == 0 || got.Events[0].Metadata["actor"] != "shop-frontend" {
+		t.Fatalf("events %s (%v): want the first with metadata actor shop-frontend", body, err)
+	}
+	for _, e := range got.Events[1:] {
+		if e.Metadata["actor"] != "fulfilment" {
+			t.Fatalf("events %s: want the later ones with metadata actor fulfilment", body)
+		}
 	}
 	if code, _, _ := send(t, http.MethodGet, base+"/readyz", "", ""); code != http.StatusOK {
 		t.Fatalf("readyz without a token: %d, want open", code)

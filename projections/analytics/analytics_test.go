@@ -88,10 +88,10 @@ func TestProjection_Apply(t *testing.T) {
 		given []recorded
 		want  string
 	}{
-		{name: "Empty", want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0},"orders_total":0,
+		{name: "Empty", want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0,"rejected":0},"orders_total":0,
 			"cancellation_rate":0,"revenue":{},"top_skus":[],"daily":[]}`},
 		{name: "PlacedOnly", given: []recorded{placed("o1", line("A", 2, 500))},
-			want: `{"orders_by_status":{"placed":1,"paid":0,"shipped":0,"cancelled":0},"orders_total":1,"cancellation_rate":0,
+			want: `{"orders_by_status":{"placed":1,"paid":0,"shipped":0,"cancelled":0,"rejected":0},"orders_total":1,"cancellation_rate":0,
 			"revenue":{"EUR":{"gross":0,"refunds":0,"net":0,"average_order_value":0,"paid_orders":0}},"top_skus":[],
 			"daily":[{"date":"2026-03-01","placed":1,"paid":0,"revenue":0,"currency":"EUR"}]}`},
 		{name: "Lifecycle", given: []recorded{
@@ -102,18 +102,28 @@ func TestProjection_Apply(t *testing.T) {
 			paid("o1", 2000, day2Paris), shipped("o1"),
 			cancelled("o2", 0),
 			paid("o3", 3000, day1), cancelled("o3", 3000),
-		}, want: `{"orders_by_status":{"placed":1,"paid":0,"shipped":1,"cancelled":2},"orders_total":4,"cancellation_rate":0.5,
+		}, want: `{"orders_by_status":{"placed":1,"paid":0,"shipped":1,"cancelled":2,"rejected":0},"orders_total":4,"cancellation_rate":0.5,
 			"revenue":{"EUR":{"gross":5000,"refunds":3000,"net":2000,"average_order_value":2500,"paid_orders":2}},
 			"top_skus":[{"sku":"B","quantity":4,"revenue":4000,"currency":"EUR"},{"sku":"A","quantity":2,"revenue":1000,"currency":"EUR"}],
 			"daily":[{"date":"2026-03-01","placed":4,"paid":1,"revenue":3000,"currency":"EUR"},
 			{"date":"2026-03-02","placed":0,"paid":1,"revenue":2000,"currency":"EUR"}]}`},
+		{name: "Rejected", given: []recorded{
+			placed("o1", line("A", 2, 500)), // rejected unpaid
+			placed("o2", line("A", 1, 500)), // paid, then rejected: refunded
+			on("o1", domain.OrderRejected{Reason: domain.RejectOutOfStock, RejectedAt: day1}),
+			paid("o2", 500, day1),
+			on("o2", domain.OrderRejected{Reason: domain.RejectOutOfStock, RefundedAmount: 500, RejectedAt: day1}),
+		}, want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0,"rejected":2},"orders_total":2,"cancellation_rate":0,
+			"revenue":{"EUR":{"gross":500,"refunds":500,"net":0,"average_order_value":500,"paid_orders":1}},
+			"top_skus":[{"sku":"A","quantity":1,"revenue":500,"currency":"EUR"}],
+			"daily":[{"date":"2026-03-01","placed":2,"paid":1,"revenue":500,"currency":"EUR"}]}`},
 		{name: "LinesChangedBeforePayment", given: []recorded{
 			placed("o1", line("A", 1, 100), line("B", 1, 50)),
 			on("o1", domain.OrderLineAdded{SKU: "A", Quantity: 2, UnitPrice: 100}),
 			on("o1", domain.OrderLineAdded{SKU: "C", Quantity: 1, UnitPrice: 7}),
 			on("o1", domain.OrderLineRemoved{SKU: "B"}),
 			paid("o1", 307, day1),
-		}, want: `{"orders_by_status":{"placed":0,"paid":1,"shipped":0,"cancelled":0},"orders_total":1,"cancellation_rate":0,
+		}, want: `{"orders_by_status":{"placed":0,"paid":1,"shipped":0,"cancelled":0,"rejected":0},"orders_total":1,"cancellation_rate":0,
 			"revenue":{"EUR":{"gross":307,"refunds":0,"net":307,"average_order_value":307,"paid_orders":1}},
 			"top_skus":[{"sku":"A","quantity":3,"revenue":300,"currency":"EUR"},{"sku":"C","quantity":1,"revenue":7,"currency":"EUR"}],
 			"daily":[{"date":"2026-03-01","placed":1,"paid":1,"revenue":307,"currency":"EUR"}]}`},
@@ -122,7 +132,7 @@ func TestProjection_Apply(t *testing.T) {
 			placedIn("o2", "EUR", day1, line("A", 1, 500)),
 			placedIn("o3", "EUR", day1, line("A", 1, 501)),
 			paid("o1", 999, day1), paid("o2", 500, day1), paid("o3", 501, day1),
-		}, want: `{"orders_by_status":{"placed":0,"paid":3,"shipped":0,"cancelled":0},"orders_total":3,"cancellation_rate":0,
+		}, want: `{"orders_by_status":{"placed":0,"paid":3,"shipped":0,"cancelled":0,"rejected":0},"orders_total":3,"cancellation_rate":0,
 			"revenue":{"EUR":{"gross":1001,"refunds":0,"net":1001,"average_order_value":500,"paid_orders":2},
 			"USD":{"gross":999,"refunds":0,"net":999,"average_order_value":999,"paid_orders":1}},
 			"top_skus":[{"sku":"A","quantity":2,"revenue":1001,"currency":"EUR"},{"sku":"A","quantity":1,"revenue":999,"currency":"USD"}],
@@ -131,14 +141,14 @@ func TestProjection_Apply(t *testing.T) {
 		{name: "TopSKUTies", given: []recorded{
 			placed("o1", line("B", 2, 10), line("A", 2, 10), line("C", 2, 20), line("D", 1, 1000)),
 			paid("o1", 1100, day1),
-		}, want: `{"orders_by_status":{"placed":0,"paid":1,"shipped":0,"cancelled":0},"orders_total":1,"cancellation_rate":0,
+		}, want: `{"orders_by_status":{"placed":0,"paid":1,"shipped":0,"cancelled":0,"rejected":0},"orders_total":1,"cancellation_rate":0,
 			"revenue":{"EUR":{"gross":1100,"refunds":0,"net":1100,"average_order_value":1100,"paid_orders":1}},
 			"top_skus":[{"sku":"C","quantity":2,"revenue":40,"currency":"EUR"},{"sku":"A","quantity":2,"revenue":20,"currency":"EUR"},
 			{"sku":"B","quantity":2,"revenue":20,"currency":"EUR"},{"sku":"D","quantity":1,"revenue":1000,"currency":"EUR"}],
 			"daily":[{"date":"2026-03-01","placed":1,"paid":1,"revenue":1100,"currency":"EUR"}]}`},
 		{name: "StockReceiptsIgnored", given: []recorded{
 			{Stream: domain.StockStream("A"), Event: domain.StockReceived{SKU: "A", Quantity: 5, ReceivedAt: day1}},
-		}, want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0},"orders_total":0,
+		}, want: `{"orders_by_status":{"placed":0,"paid":0,"shipped":0,"cancelled":0,"rejected":0},"orders_total":0,
 			"cancellation_rate":0,"revenue":{},"top_skus":[],"daily":[]}`},
 	}
 	for _, tt := range tests {

@@ -32,6 +32,9 @@ type StatusCounts struct {
 	Paid      int64 `json:"paid"`
 	Shipped   int64 `json:"shipped"`
 	Cancelled int64 `json:"cancelled"`
+	// Rejected counts the orders the fulfilment saga rejected (stock
+	// policy reserve).
+	Rejected int64 `json:"rejected"`
 }
 
 // Revenue holds the money figures of one currency, in minor units.
@@ -138,6 +141,8 @@ func QueryWindow(ctx context.Context, tx *sql.Tx, prefix string, w Window) (Repo
 			r.OrdersByStatus.Shipped = n
 		case "cancelled":
 			r.OrdersByStatus.Cancelled = n
+		case "rejected":
+			r.OrdersByStatus.Rejected = n
 		}
 		r.OrdersTotal += n
 		return nil

@@ -15,7 +15,7 @@ const Name = "orders"
 
 // Version is the version of the projection's tables and rules. Bumping it
 // makes the runner rebuild the read model at startup.
-const Version = 1
+const Version = 2
 
 // Projection applies events to the order list. The zero value is ready to
 // use and has no state of its own: it is safe for concurrent use.
@@ -32,7 +32,7 @@ func (Projection) Version() int { return Version }
 func (Projection) Handles(eventType string) bool {
 	switch eventType {
 	case domain.TypeOrderPlaced, domain.TypeOrderLineAdded, domain.TypeOrderLineRemoved, domain.TypeOrderPaid,
-		domain.TypeOrderShipped, domain.TypeOrderCancelled:
+		domain.TypeOrderShipped, domain.TypeOrderCancelled, domain.TypeOrderStockReserved, domain.TypeOrderRejected:
 		return true
 	}
 	return false

@@ -15,7 +15,7 @@ const Name = "stock"
 
 // Version is the version of the projection's tables and rules. Bumping it
 // makes the runner rebuild the read model at startup.
-const Version = 1
+const Version = 2
 
 // Projection applies events to the stock read model. The zero value is
 // ready to use and has no state of its own: it is safe for concurrent use.
@@ -32,7 +32,9 @@ func (Projection) Version() int { return Version }
 func (Projection) Handles(eventType string) bool {
 	switch eventType {
 	case domain.TypeOrderPlaced, domain.TypeOrderLineAdded, domain.TypeOrderLineRemoved, domain.TypeOrderPaid,
-		domain.TypeOrderShipped, domain.TypeOrderCancelled, domain.TypeStockReceived:
+		domain.TypeOrderShipped, domain.TypeOrderCancelled, domain.TypeOrderStockReserved, domain.TypeOrderRejected,
+		domain.TypeStockReceived, domain.TypeStockReserved, domain.TypeStockReservationRefused,
+		domain.TypeStockReleased, domain.TypeStockShipped:
 		return true
 	}
 	return false
@@ -84,12 +86,31 @@ func (d deltas) add(sku string, figure int, q int64) {
 
 // apply checks ev against the orders' state and, only if it can be applied,
 // records its effect.
+//
+// The figures of an order placed under the track policy follow its order
+// events; those of one placed under the reserve policy follow the stock
+// events the fulfilment saga records (StockReserved, StockReleased,
+// StockShipped), which are what the reservation decisions were made on.
 func (d deltas) apply(orders *readmodel.Orders, ev readmodel.Event) error {
-	if r, ok := ev.Payload.(domain.StockReceived); ok {
-		if r.SKU == "" {
+	switch e := ev.Payload.(type) {
+	case domain.StockReceived:
+		if e.SKU == "" {
 			return fmt.Errorf("stock receipt without SKU")
 		}
-		d.add(r.SKU, received, r.Quantity)
+		d.add(e.SKU, received, e.Quantity)
+		return nil
+	case domain.StockReserved:
+		d.add(e.SKU, reserved, e.Quantity)
+		return nil
+	case domain.StockReleased:
+		d.add(e.SKU, reserved, -e.Quantity)
+		return nil
+	case domain.StockShipped:
+		d.add(e.SKU, reserved, -e.Quantity)
+		d.add(e.SKU, shipped, e.Quantity)
+		return nil
+	case domain.StockReservationRefused:
+		d.add(e.SKU, reserved, 0) // the SKU is named
 		return nil
 	}
 	id, err := readmodel.OrderID(ev.Stream)
@@ -101,6 +122,10 @@ func (d deltas) apply(orders *readmodel.Orders, ev readmodel.Event) error {
 		return err
 	}
 	after := domain.Evolve(before, ev.Payload)
+	if after.ReserveStock {
+		orders.Put(id, after)
+		return nil
+	}
 	// The figures follow the order's state: a status or line change moves
 	// the order's lines out of one figure and into another.
 	if rb, ra := reservedLines(before), reservedLines(after); !slices.Equal(rb, ra) {

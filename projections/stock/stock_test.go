@@ -27,6 +27,19 @@ func placed(id string, lines ...domain.Line) recorded {
 	return recorded{Stream: domain.OrderStream(id), Event: domain.OrderPlaced{OrderID: id, CustomerID: "c1", Currency: "EUR", Lines: lines, PlacedAt: t0}}
 }
 
+// reserving is an order placed under the reserve stock policy.
+func reserving(id string, lines ...domain.Line) recorded {
+	r := placed(id, lines...)
+	p := r.Event.(domain.OrderPlaced)
+	p.ReserveStock = true
+	r.Event = p
+	return r
+}
+
+func stockEv(sku string, e domain.Event) recorded {
+	return recorded{Stream: domain.StockStream(sku), Event: e}
+}
+
 func on(id string, e domain.Event) recorded {
 	return recorded{Stream: domain.OrderStream(id), Event: e}
 }
@@ -101,6 +114,20 @@ func TestProjection_Apply(t *testing.T) {
 			on("o1", domain.OrderLineRemoved{SKU: "A"}),
 			on("o1", paid), on("o1", shipped),
 		}, want: []stock.Item{item("A", 0, 0, 0), item("B", 0, 0, 4)}},
+		{name: "ReserveFollowsStockEvents", given: []recorded{
+			received("A", 10),
+			reserving("o1", line("A", 3), line("B", 2)), // nothing until the saga reserves
+			stockEv("A", domain.StockReserved{SKU: "A", OrderID: "o1", Quantity: 3}),
+			stockEv("B", domain.StockReservationRefused{SKU: "B", OrderID: "o1", Requested: 2}),
+			stockEv("A", domain.StockReleased{SKU: "A", OrderID: "o1", Quantity: 3, Reason: domain.ReleaseRejected}),
+			on("o1", domain.OrderRejected{Reason: domain.RejectOutOfStock}),
+			reserving("o2", line("A", 4)),
+			stockEv("A", domain.StockReserved{SKU: "A", OrderID: "o2", Quantity: 4}),
+			on("o2", domain.OrderStockReserved{}), on("o2", paid), on("o2", shipped),
+			stockEv("A", domain.StockShipped{SKU: "A", OrderID: "o2", Quantity: 4}),
+			reserving("o3", line("A", 1)),
+			stockEv("A", domain.StockReserved{SKU: "A", OrderID: "o3", Quantity: 1}),
+		}, want: []stock.Item{item("A", 10, 1, 4), item("B", 0, 0, 0)}},
 		{name: "SeveralOrders", given: []recorded{
 			received("A", 10),
 			placed("o1", line("A", 3)), placed("o2", line("A", 4)), placed("o3", line("A", 5)),

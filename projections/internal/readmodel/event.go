@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/orderstore/orderstore/domain"
 )
 
 // Event is what a projection needs of a recorded event: where it is and
 // its payload decoded by domain.Decode. The raw JSON is not kept.
 type Event struct {
+	// ID is the event's ID.
+	ID       uuid.UUID
 	Position uint64
 	Stream   string
 	// Version is the event's version in its stream: 0 for the first.
@@ -36,8 +40,11 @@ func OrderID(stream string) (string, error) {
 
 // IsOrderEvent reports whether e belongs to an order stream.
 func IsOrderEvent(e domain.Event) bool {
-	_, isStock := e.(domain.StockReceived)
-	return !isStock
+	switch e.(type) {
+	case domain.StockReceived, domain.StockReserved, domain.StockReservationRefused, domain.StockReleased, domain.StockShipped:
+		return false
+	}
+	return true
 }
 
 // StorageError is a failure of the read-model database itself (a full disk,

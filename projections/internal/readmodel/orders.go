@@ -153,7 +153,8 @@ func ApplyEvents(ctx context.Context, tx *sql.Tx, t *Tables, events []Event,
 // Orders is the state of the orders one batch touches: loaded before the
 // batch (from the cache of its Tables, or in bulk from the table), changed
 // in memory, and written back by Flush. The state kept is an order's
-// status, currency and lines; other fields are zero.
+// status, currency, lines and stock policy (ReserveStock); other fields are
+// zero.
 type Orders struct {
 	t *Tables
 	m map[string]*orderEntry
@@ -320,8 +321,17 @@ func encodeOrder(o domain.Order) []byte {
 		b = binary.AppendVarint(b, l.Quantity)
 		b = binary.AppendVarint(b, l.UnitPrice)
 	}
+	// Flags only when set: the state of an order placed under the track
+	// policy is stored as before there were any.
+	if o.ReserveStock {
+		b = binary.AppendUvarint(b, flagReserveStock)
+	}
 	return b
 }
+
+// flagReserveStock marks the state of an order placed under the reserve
+// stock policy.
+const flagReserveStock = 1
 
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
@@ -339,6 +349,16 @@ func decodeOrder(b []byte) (domain.Order, error) {
 	o.Lines = make([]domain.Line, n)
 	for i := range o.Lines {
 		o.Lines[i] = domain.Line{SKU: d.string(), Quantity: d.varint(), UnitPrice: d.varint()}
+	}
+	if len(d.b) > 0 && !d.bad {
+		flags := d.uvarint()
+		if flags != flagReserveStock {
+			return o, errCorrupt
+		}
+		o.ReserveStock = true
+		if o.Status == domain.StatusPlaced || o.Status == domain.StatusPaid {
+			o.StockReservation = domain.ReservationPending
+		}
 	}
 	if d.bad || len(d.b) != 0 {
 		return o, errCorrupt

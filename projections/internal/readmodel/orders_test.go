@@ -17,6 +17,8 @@ func TestOrderCodec(t *testing.T) {
 			{SKU: "sku with ünïcode", Quantity: 1_000_000, UnitPrice: 100_000_000_000},
 			{SKU: "", Quantity: -3, UnitPrice: -1}, // facts are not validated
 		}},
+		{Status: domain.StatusPlaced, Currency: "EUR", Lines: []domain.Line{{SKU: "A", Quantity: 1}},
+			ReserveStock: true, StockReservation: domain.ReservationPending},
 	} {
 		got, err := decodeOrder(encodeOrder(o))
 		if err != nil || !reflect.DeepEqual(got, o) {

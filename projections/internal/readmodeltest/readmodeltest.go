@@ -6,8 +6,11 @@ package readmodeltest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/uuid"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -22,7 +25,8 @@ type Recorded struct {
 }
 
 // Events encodes each event with domain.Encode and decodes it back, as the
-// runner does, at positions 1, 2, … and versions 0, 1, … in each stream.
+// runner does, at positions 1, 2, … and versions 0, 1, … in each stream,
+// with IDs derived from the positions.
 func Events(t testing.TB, given []Recorded) []readmodel.Event {
 	t.Helper()
 	out := make([]readmodel.Event, len(given))
@@ -36,7 +40,8 @@ func Events(t testing.TB, given []Recorded) []readmodel.Event {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = readmodel.Event{Position: uint64(i + 1), Stream: g.Stream, Version: versions[g.Stream], Type: typ, Payload: payload}
+		id := uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "event %d", i+1))
+		out[i] = readmodel.Event{ID: id, Position: uint64(i + 1), Stream: g.Stream, Version: versions[g.Stream], Type: typ, Payload: payload}
 		versions[g.Stream]++
 	}
 	return out

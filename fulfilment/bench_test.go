@@ -1,0 +1,227 @@
+package fulfilment_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orderstore/orderstore/domain"
+	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/fulfilment"
+	"github.com/orderstore/orderstore/orders"
+)
+
+const (
+	benchSKUs    = 200
+	benchClients = 64
+)
+
+// benchStore opens an embedded store in a temporary directory with stock
+// for every bench SKU.
+func benchStore(b *testing.B) (eventstore.Store, string) {
+	b.Helper()
+	dir := b.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "store"), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	svc := orders.New(store, orders.Options{})
+	for i := range benchSKUs {
+		for range 4 {
+			if _, err := svc.ReceiveStock(b.Context(), domain.ReceiveStock{SKU: benchSKU(i), Quantity: domain.MaxQuantity},
+				orders.Request{CorrelationID: "bench"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return store, dir
+}
+
+func benchSKU(i int) string { return fmt.Sprintf("B-%03d", i) }
+
+// benchOrder returns an order of two lines on distinct random SKUs.
+func benchOrder(r *rand.Rand, id string) domain.PlaceOrder {
+	a, c := r.IntN(benchSKUs), r.IntN(benchSKUs-1)
+	if c >= a {
+		c++
+	}
+	return domain.PlaceOrder{ID: id, CustomerID: "c", Currency: "EUR", Lines: []domain.Line{
+		{SKU: benchSKU(a), Quantity: 1, UnitPrice: 100}, {SKU: benchSKU(c), Quantity: 1, UnitPrice: 100}}}
+}
+
+// placeAll places n orders from benchClients goroutines and returns the
+// time it took.
+func placeAll(b *testing.B, svc *orders.Service, prefix string, n int) time.Duration {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range benchClients {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(c), 1))
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				if _, err := svc.Place(b.Context(), benchOrder(r, fmt.Sprintf("%s-%d", prefix, i)), orders.Request{CorrelationID: "bench"}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// reservedWatcher records when each order's OrderStockReserved is seen in
+// $all.
+type reservedWatcher struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+	all  chan struct{}
+	want int
+}
+
+func watchReserved(ctx context.Context, store eventstore.Store, want int) *reservedWatcher {
+	w := &reservedWatcher{seen: make(map[string]time.Time, want), all: make(chan struct{}), want: want}
+	go func() {
+		_ = store.Subscribe(ctx, 0, func(events []eventstore.RecordedEvent) error { //nolint:errcheck // ends with ctx
+			now := time.Now()
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			for _, ev := range events {
+				if ev.Type == domain.TypeOrderStockReserved {
+					w.seen[ev.Stream[len(domain.OrderStreamPrefix):]] = now
+				}
+			}
+			if len(w.seen) >= w.want && w.all != nil {
+				close(w.all)
+				w.all = nil
+			}
+			return nil
+		})
+	}()
+	return w
+}
+
+// BenchmarkFulfilment measures the saga on the embedded store: orders
+// placed by 64 clients until all are reserved, as a ratio of the placement
+// throughput under the track policy in the same run; and, placing 1,000
+// orders/s, the latency from the placement's answer to the order's
+// OrderStockReserved in $all. Run it alone (the figures are throughputs):
+//
+//	go test -run '^$' -bench Fulfilment -benchtime 1x ./fulfilment/
+func BenchmarkFulfilment(b *testing.B) {
+	const orders64 = 6000
+	b.Run("Throughput", func(b *testing.B) {
+		for b.Loop() {
+			store, _ := benchStore(b)
+			track := orders.New(store, orders.Options{})
+			trackTime := placeAll(b, track, "track", orders64)
+
+			ctx, cancel := context.WithCancel(b.Context())
+			w := watchReserved(ctx, store, orders64)
+			w.mu.Lock()
+			all := w.all
+			w.mu.Unlock()
+			saga := fulfilment.New(store, fulfilment.Options{})
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() { done <- saga.Run(ctx) }()
+			// Catch up past the track orders first: not part of the figure.
+			head, _ := store.Head(ctx)
+			if err := saga.WaitFor(ctx, head); err != nil {
+				b.Fatal(err)
+			}
+			catchUp := time.Since(start)
+			reserve := orders.New(store, orders.Options{ReserveStock: true})
+			start = time.Now()
+			placeTime := placeAll(b, reserve, "reserve", orders64)
+			select {
+			case <-all:
+			case <-time.After(5 * time.Minute):
+				b.Fatal("orders not all reserved")
+			}
+			reserveTime := time.Since(start)
+			cancel()
+			<-done
+			trackRate := float64(orders64) / trackTime.Seconds()
+			reserveRate := float64(orders64) / reserveTime.Seconds()
+			b.ReportMetric(trackRate, "track_orders/s")
+			b.ReportMetric(float64(orders64)/placeTime.Seconds(), "reserve_placed/s")
+			b.ReportMetric(reserveRate, "reserved_orders/s")
+			b.ReportMetric(reserveRate/trackRate, "ratio")
+			b.ReportMetric(catchUp.Seconds()*1000, "catchup_ms")
+		}
+	})
+	b.Run("Latency1000", func(b *testing.B) {
+		const rate, seconds = 1000, 5
+		for b.Loop() {
+			store, _ := benchStore(b)
+			ctx, cancel := context.WithCancel(b.Context())
+			saga := fulfilment.New(store, fulfilment.Options{})
+			done := make(chan error, 1)
+			go func() { done <- saga.Run(ctx) }()
+			head, _ := store.Head(ctx)
+			if err := saga.WaitFor(ctx, head); err != nil {
+				b.Fatal(err)
+			}
+			n := rate * seconds
+			w := watchReserved(ctx, store, n)
+			w.mu.Lock()
+			all := w.all
+			w.mu.Unlock()
+			svc := orders.New(store, orders.Options{ReserveStock: true})
+			placed := make([]time.Time, n)
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, benchClients)
+			tick := time.NewTicker(time.Second / rate)
+			r := rand.New(rand.NewPCG(3, 4))
+			for i := range n {
+				<-tick.C
+				cmd := benchOrder(r, fmt.Sprintf("lat-%d", i))
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					if _, err := svc.Place(ctx, cmd, orders.Request{CorrelationID: "bench"}); err != nil {
+						b.Error(err)
+					}
+					placed[i] = time.Now()
+				})
+			}
+			tick.Stop()
+			wg.Wait()
+			select {
+			case <-all:
+			case <-time.After(5 * time.Minute):
+				b.Fatal("orders not all reserved")
+			}
+			cancel()
+			<-done
+			w.mu.Lock()
+			lat := make([]float64, 0, n)
+			for i := range n {
+				lat = append(lat, float64(w.seen[fmt.Sprintf("lat-%d", i)].Sub(placed[i]).Microseconds())/1000)
+			}
+			w.mu.Unlock()
+			slices.Sort(lat)
+			b.ReportMetric(lat[len(lat)/2], "p50_ms")
+			b.ReportMetric(lat[len(lat)*99/100], "p99_ms")
+			b.ReportMetric(lat[len(lat)-1], "max_ms")
+		}
+	})
+}
