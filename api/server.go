@@ -19,6 +19,8 @@ import (
 
 const (
 	headerCorrelationID  = "X-Correlation-ID"
+	headerRequestID      = "X-Request-ID"
+	headerTraceparent    = "traceparent"
 	headerPosition       = "X-Position"
 	headerIdempotencyKey = "Idempotency-Key"
 
@@ -30,6 +32,7 @@ const (
 	logKeyStatus      = "status"
 	logKeyDuration    = "duration"
 	logKeyCorrelation = "correlation_id"
+	logKeyRequestID   = "request_id"
 	logKeyErr         = "err"
 	logKeyActor       = "actor"
 )
@@ -200,6 +203,9 @@ const (
 type requestInfo struct {
 	route         string
 	correlationID string
+	requestID     string    // this request's own ID, the causation of its events
+	start         time.Time // when the request arrived
+	traceparent   string    // the W3C trace context to record, "" for none
 	actor         string // the name of the request's token, if any
 	err           error  // a server-side error to log with the request
 }
@@ -227,8 +233,11 @@ func (s *Server) markRoute(next http.Handler) http.Handler {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{route: "unmatched", correlationID: correlationID(r)}
-		w.Header().Set(headerCorrelationID, ri.correlationID)
+		ri := &requestInfo{route: "unmatched", correlationID: correlationID(r), requestID: uuid.NewString(), start: start,
+			traceparent: validTraceparent(r.Header.Get(headerTraceparent))}
+		h := w.Header()
+		h.Set(headerCorrelationID, ri.correlationID)
+		h.Set(headerRequestID, ri.requestID)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(context.WithValue(r.Context(), keyRequestInfo, ri))
 		defer func() {
@@ -267,9 +276,10 @@ func (s *Server) logRequest(r *http.Request, ri *requestInfo, status int, d time
 	if !s.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String(logKeyMethod, r.Method), slog.String(logKeyRoute, ri.route),
-		slog.Int(logKeyStatus, status), slog.Duration(logKeyDuration, d), slog.String(logKeyCorrelation, ri.correlationID))
+		slog.Int(logKeyStatus, status), slog.Duration(logKeyDuration, d), slog.String(logKeyCorrelation, ri.correlationID),
+		slog.String(logKeyRequestID, ri.requestID))
 	if ri.actor != "" {
 		attrs = append(attrs, slog.String(logKeyActor, ri.actor))
 	}

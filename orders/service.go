@@ -124,6 +124,19 @@ type Request struct {
 	// Actor names who asked (the API token's name), recorded on every
 	// event as metadata "actor"; empty when access control is off.
 	Actor string
+	// RequestID identifies the request that asked for the command: every
+	// event the command writes has it as causation_id. Empty: the service
+	// makes one.
+	RequestID string
+	// RequestedAt is when the request arrived, recorded as metadata
+	// "requested_at" so that a trace can time its events from it.
+	RequestedAt time.Time
+	// Name says what was asked (the API's "METHOD route"), recorded as
+	// metadata "request".
+	Name string
+	// Traceparent is the W3C trace context the request continues, recorded
+	// as metadata "traceparent"; empty for none.
+	Traceparent string
 }
 
 // Result is the outcome of a command.
@@ -136,6 +149,9 @@ type Result struct {
 	// Replayed is true when the outcome is that of an earlier request with
 	// the same idempotency key: nothing was written this time.
 	Replayed bool
+	// RequestID is the causation of the command's events: the request's
+	// own ID, or on a replay the ID of the request that wrote them.
+	RequestID string
 }
 
 // metadata is what the service records with each event.
@@ -152,6 +168,12 @@ type metadata struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Actor is Request.Actor: who asked for the command.
 	Actor string `json:"actor,omitempty"`
+	// Request is Request.Name: what was asked.
+	Request string `json:"request,omitempty"`
+	// RequestedAt is Request.RequestedAt.
+	RequestedAt *time.Time `json:"requested_at,omitempty"`
+	// Traceparent is Request.Traceparent.
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // idNamespace roots the derived event and order IDs.
@@ -195,7 +217,8 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 	}
 	_, place := cmd.(domain.PlaceOrder)
 	blind := place && req.IdempotencyKey == "" && req.IfMatch == nil
-	return retry(ctx, s, domain.OrderStream(orderID), func(attempt int) (Result, error) {
+	req = withRequestID(req)
+	res, err := retry(ctx, s, domain.OrderStream(orderID), func(attempt int) (Result, error) {
 		var res Result
 		var err error
 		if blind && attempt == 1 {
@@ -217,6 +240,18 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 		}
 		return res, err
 	})
+	if err == nil && !res.Replayed {
+		res.RequestID = req.RequestID
+	}
+	return res, err
+}
+
+// withRequestID gives req an ID if the caller named none.
+func withRequestID(req Request) Request {
+	if req.RequestID == "" {
+		req.RequestID = uuid.NewString()
+	}
+	return req
 }
 
 // retry runs attempt (numbered from 1) under the stripe lock of stream
@@ -420,17 +455,30 @@ func replayOrder(done []eventstore.RecordedEvent, stream string, err error) (Res
 		return Result{}, fmt.Errorf("replay %s: %w", stream, err)
 	}
 	last := done[len(done)-1]
-	return Result{Order: order, Version: last.Version, Position: last.Position, Replayed: true}, nil
+	return Result{Order: order, Version: last.Version, Position: last.Position, Replayed: true,
+		RequestID: causationOf(last)}, nil
+}
+
+// causationOf returns the causation_id in an event's metadata, "" if it
+// has none.
+func causationOf(e eventstore.RecordedEvent) string {
+	var meta domain.Metadata
+	if json.Unmarshal(e.Metadata, &meta) != nil {
+		return ""
+	}
+	return meta.CausationID
 }
 
 // append encodes and appends events with their metadata.
 func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (_ eventstore.AppendResult, requestID string, _ error) {
-	causation := uuid.NewString()
+	causation := req.RequestID
 	if req.IdempotencyKey != "" {
 		requestID = uuid.NewString()
 	}
-	if req.IdempotencyKey != "" {
-		causation = eventID(stream, req.IdempotencyKey, -1).String()
+	var requestedAt *time.Time
+	if !req.RequestedAt.IsZero() {
+		t := req.RequestedAt.UTC()
+		requestedAt = &t
 	}
 	data := make([]eventstore.EventData, len(events))
 	for i, e := range events {
@@ -439,7 +487,7 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 			return eventstore.AppendResult{}, "", fmt.Errorf("encode %T: %w", e, err)
 		}
 		meta := metadata{Metadata: domain.Metadata{CorrelationID: req.CorrelationID, CausationID: causation, Schema: domain.SchemaVersion},
-			Actor: req.Actor}
+			Actor: req.Actor, Request: req.Name, RequestedAt: requestedAt, Traceparent: req.Traceparent}
 		id := uuid.New()
 		if req.IdempotencyKey != "" {
 			id = eventID(stream, req.IdempotencyKey, i)
