@@ -206,8 +206,8 @@ type requestInfo struct {
 	requestID     string    // this request's own ID, the causation of its events
 	start         time.Time // when the request arrived
 	traceparent   string    // the W3C trace context to record, "" for none
-	actor         string // the name of the request's token, if any
-	err           error  // a server-side error to log with the request
+	actor         string    // the name of the request's token, if any
+	err           error     // a server-side error to log with the request
 }
 
 func info(ctx context.Context) *requestInfo {
