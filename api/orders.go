@@ -245,7 +245,12 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	recorded, err := s.cfg.Store.ReadAll(r.Context(), uint64(after), int(limit))
+	filter, err := eventFilter(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	recorded, err := s.cfg.Store.ReadFiltered(r.Context(), uint64(after), int(limit), filter)
 	if errors.Is(err, eventstore.ErrInvalidPosition) {
 		err = invalidAfter(r.Context(), s.cfg.Store, uint64(after))
 	}

@@ -21,7 +21,7 @@ var queryParams = map[string][]string{
 	"GET /stock":       {"min_position", "after", "limit"},
 	"GET /stock/{sku}": {"min_position"},
 	"GET /analytics":   {"min_position", "from", "to"},
-	"GET /events":      {"after", "limit"},
+	"GET /events":      {"after", "limit", "correlation_id", "type", "stream_prefix"},
 }
 
 // strictQuery refuses, as bodies refuse unknown fields, a query that names
