@@ -23,6 +23,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore/storetest"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
+	"github.com/orderstore/orderstore/traces"
 )
 
 // env is the real API over a real embedded store in a temp directory,
@@ -79,6 +80,8 @@ type envOptions struct {
 	// idle opens the read models without running the projections: they
 	// stay where they are, and rebuilds stay pending.
 	idle bool
+	// traceSources are Config.TraceSources.
+	traceSources []traces.Source
 }
 
 // openEnvWith is openEnv with options.
@@ -110,7 +113,7 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 		go func() { runDone <- models.Run(ctx) }()
 	}
 	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
-		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout}).Handler())
+		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, TraceSources: opts.traceSources}).Handler())
 	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
 		cancel()
 		<-runDone

@@ -12,6 +12,7 @@ import (
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/stock"
+	"github.com/orderstore/orderstore/traces"
 )
 
 // Problem is an RFC 9457 problem details object. Code is a stable,
@@ -90,7 +91,7 @@ func problemFor(err error, read bool) Problem {
 			Detail: "If-Match names version " + strconv.FormatInt(vm.Expected, 10) + " but the order is at version " +
 				strconv.FormatInt(vm.Actual, 10) + "; reload it and decide again", Version: &vm.Actual}
 	case errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, orders.ErrVersionNotFound),
-		errors.Is(err, stock.ErrNotFound), errors.Is(err, projections.ErrUnknownProjection):
+		errors.Is(err, stock.ErrNotFound), errors.Is(err, projections.ErrUnknownProjection), errors.Is(err, traces.ErrNotFound):
 		return Problem{Status: http.StatusNotFound, Code: "not_found", Detail: err.Error()}
 	case errors.Is(err, domain.ErrOrderExists):
 		return Problem{Status: http.StatusConflict, Code: "order_exists", Detail: err.Error()}

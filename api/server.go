@@ -15,6 +15,7 @@ import (
 
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/orders"
+	"github.com/orderstore/orderstore/traces"
 )
 
 const (
@@ -62,6 +63,9 @@ type Config struct {
 	// MetricsAuth makes GET /metrics need a token with scope read; else it
 	// is open, as /healthz and /readyz are.
 	MetricsAuth bool
+	// TraceSources add the nodes of consumers (a saga's steps, webhook
+	// deliveries) to GET /traces; the read models' come with ReadModels.
+	TraceSources []traces.Source
 }
 
 // Server is the HTTP API. Build it with New and serve Handler.
@@ -71,6 +75,7 @@ type Server struct {
 	router  *mux.Router
 	metrics *metrics
 	handler http.Handler
+	traces  *traces.Builder
 
 	rebuilds rebuildKeys // Idempotency-Keys of rebuilds
 }
@@ -88,6 +93,7 @@ func New(cfg Config) *Server {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = newMetrics(cfg.Registerer)
+	s.traces = s.traceBuilder()
 	s.router = s.routes()
 	s.handler = s.observe(s.head(s.router))
 	return s
@@ -113,6 +119,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/orders", s.listOrders).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/events", s.getOrderEvents).Methods(http.MethodGet)
+	r.HandleFunc("/orders/{id}/trace", s.getOrderTrace).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/lines", s.addLine).Methods(http.MethodPost)
 	r.HandleFunc("/orders/{id}/lines/{sku}", s.removeLine).Methods(http.MethodDelete)
 	r.HandleFunc("/orders/{id}/payment", s.pay).Methods(http.MethodPost)
@@ -123,6 +130,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/stock/{sku}", s.getStock).Methods(http.MethodGet)
 	r.HandleFunc("/analytics", s.getAnalytics).Methods(http.MethodGet)
 	r.HandleFunc("/events", s.getEvents).Methods(http.MethodGet)
+	r.HandleFunc("/traces/{correlation_id}", s.getTrace).Methods(http.MethodGet)
 	r.HandleFunc("/projections", s.getProjections).Methods(http.MethodGet)
 	r.HandleFunc("/projections/{name}/rebuild", s.rebuildProjection).Methods(http.MethodPost)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
