@@ -82,6 +82,11 @@ type envOptions struct {
 	idle bool
 	// traceSources are Config.TraceSources.
 	traceSources []traces.Source
+	// streamHeartbeat, streamBuffer and streamStall are GET
+	// /events/stream's settings; 0 for the defaults.
+	streamHeartbeat time.Duration
+	streamBuffer    int
+	streamStall     time.Duration
 }
 
 // openEnvWith is openEnv with options.
@@ -113,7 +118,8 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 		go func() { runDone <- models.Run(ctx) }()
 	}
 	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
-		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, TraceSources: opts.traceSources}).Handler())
+		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, TraceSources: opts.traceSources,
+		StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer, StreamStall: opts.streamStall}).Handler())
 	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
 		cancel()
 		<-runDone

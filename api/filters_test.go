@@ -16,11 +16,15 @@ type feedEvent struct {
 	Metadata map[string]any `json:"metadata"`
 }
 
-// feed reads GET /events with query q to its end, limit events a page.
+// feed reads GET /events with query q (from q's after, else 0) to its
+// end, limit events a page.
 func (e *env) feed(t *testing.T, q url.Values, limit int) []feedEvent {
 	t.Helper()
 	var out []feedEvent
 	after := "0"
+	if a := q.Get("after"); a != "" {
+		after = a
+	}
 	for {
 		q.Set("after", after)
 		q.Set("limit", fmt.Sprint(limit))

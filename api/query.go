@@ -16,12 +16,13 @@ import (
 // that the router, the document and the handlers agree. A route that is
 // not listed takes none. HEAD takes its GET route's.
 var queryParams = map[string][]string{
-	"GET /orders":      {"customer_id", "status", "after", "limit", "min_position"},
-	"GET /orders/{id}": {"version"},
-	"GET /stock":       {"min_position", "after", "limit"},
-	"GET /stock/{sku}": {"min_position"},
-	"GET /analytics":   {"min_position", "from", "to"},
-	"GET /events":      {"after", "limit", "correlation_id", "type", "stream_prefix"},
+	"GET /orders":        {"customer_id", "status", "after", "limit", "min_position"},
+	"GET /orders/{id}":   {"version"},
+	"GET /stock":         {"min_position", "after", "limit"},
+	"GET /stock/{sku}":   {"min_position"},
+	"GET /analytics":     {"min_position", "from", "to"},
+	"GET /events/stream": {"after", "correlation_id", "type", "stream_prefix"},
+	"GET /events":        {"after", "limit", "correlation_id", "type", "stream_prefix"},
 }
 
 // strictQuery refuses, as bodies refuse unknown fields, a query that names

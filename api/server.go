@@ -63,6 +63,16 @@ type Config struct {
 	// MetricsAuth makes GET /metrics need a token with scope read; else it
 	// is open, as /healthz and /readyz are.
 	MetricsAuth bool
+	// StreamHeartbeat is the interval of GET /events/stream's heartbeat
+	// comments; 0 means DefaultStreamHeartbeat.
+	StreamHeartbeat time.Duration
+	// StreamBuffer bounds the events GET /events/stream holds for a slow
+	// client before cutting it off; 0 means DefaultStreamBuffer.
+	StreamBuffer int
+	// StreamStall is how long GET /events/stream waits for a slow client
+	// whose buffer is full before cutting it off; 0 means
+	// DefaultStreamStall, a negative value not at all.
+	StreamStall time.Duration
 	// TraceSources add the nodes of consumers (a saga's steps, webhook
 	// deliveries) to GET /traces; the read models' come with ReadModels.
 	TraceSources []traces.Source
@@ -87,6 +97,15 @@ func New(cfg Config) *Server {
 	}
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = 5 * time.Second
+	}
+	if cfg.StreamHeartbeat <= 0 {
+		cfg.StreamHeartbeat = DefaultStreamHeartbeat
+	}
+	if cfg.StreamBuffer <= 0 {
+		cfg.StreamBuffer = DefaultStreamBuffer
+	}
+	if cfg.StreamStall == 0 {
+		cfg.StreamStall = DefaultStreamStall
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger}
 	if s.logger == nil {
@@ -130,6 +149,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/stock/{sku}", s.getStock).Methods(http.MethodGet)
 	r.HandleFunc("/analytics", s.getAnalytics).Methods(http.MethodGet)
 	r.HandleFunc("/events", s.getEvents).Methods(http.MethodGet)
+	r.HandleFunc("/events/stream", s.streamEvents).Methods(http.MethodGet)
 	r.HandleFunc("/traces/{correlation_id}", s.getTrace).Methods(http.MethodGet)
 	r.HandleFunc("/projections", s.getProjections).Methods(http.MethodGet)
 	r.HandleFunc("/projections/{name}/rebuild", s.rebuildProjection).Methods(http.MethodPost)
