@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderstore/orderstore/console"
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/traces"
@@ -157,6 +158,8 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
 	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
+	r.HandleFunc("/", console.Index).Methods(http.MethodGet)
+	r.HandleFunc("/ui/{file}", s.consoleAsset).Methods(http.MethodGet)
 
 	notAllowed := func(w http.ResponseWriter, req *http.Request) {
 		allow := allowedMethods(r, req)
@@ -173,6 +176,16 @@ func (s *Server) routes() *mux.Router {
 		writeProblem(w, req, Problem{Status: http.StatusNotFound, Code: "no_route", Detail: "no route for " + req.URL.Path})
 	})
 	return r
+}
+
+// consoleAsset serves a file of the web console; an unknown one is a 404
+// problem like any other.
+func (s *Server) consoleAsset(w http.ResponseWriter, r *http.Request) {
+	if !console.Has(mux.Vars(r)["file"]) {
+		writeProblem(w, r, Problem{Status: http.StatusNotFound, Code: "no_route", Detail: "the console has no file " + r.URL.Path})
+		return
+	}
+	console.Asset(w, r)
 }
 
 // allowedMethods re-runs routing with other methods, for 405's Allow.
