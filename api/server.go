@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderstore/orderstore/console"
 	"github.com/orderstore/orderstore/eventstore"
@@ -74,6 +75,10 @@ type Config struct {
 	// whose buffer is full before cutting it off; 0 means
 	// DefaultStreamStall, a negative value not at all.
 	StreamStall time.Duration
+	// Tracer, if not nil, makes a span of every request, continuing the
+	// client's traceparent; the span's context is what a command's events
+	// record. Nil (export off) costs nothing.
+	Tracer trace.Tracer
 	// TraceSources add the nodes of consumers (a saga's steps, webhook
 	// deliveries) to GET /traces; the read models' come with ReadModels.
 	TraceSources []traces.Source
@@ -280,7 +285,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		h.Set(headerCorrelationID, ri.correlationID)
 		h.Set(headerRequestID, ri.requestID)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		r = r.WithContext(context.WithValue(r.Context(), keyRequestInfo, ri))
+		ctx := context.WithValue(r.Context(), keyRequestInfo, ri)
+		if s.cfg.Tracer != nil {
+			var span trace.Span
+			ctx, span = s.startSpan(ctx, r, ri)
+			defer func() { endSpan(span, r, ri, rec.status) }()
+		}
+		r = r.WithContext(ctx)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel value, not an error chain

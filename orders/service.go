@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
@@ -63,6 +67,9 @@ type Options struct {
 	// OnAppend, if set, is called after every successful append with its
 	// duration and event count (for metrics).
 	OnAppend func(d time.Duration, events int)
+	// Tracer, if not nil, makes a span of every append; its context is the
+	// traceparent the events record, so that consumers link to it.
+	Tracer trace.Tracer
 }
 
 // Service executes commands on orders and stock. It is safe for concurrent
@@ -72,6 +79,7 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	onAppend func(time.Duration, int)
+	tracer   trace.Tracer
 
 	// stripes serialise commands on one stream within this process, so
 	// that concurrent requests on a hot order queue rather than burn
@@ -96,7 +104,7 @@ func (s *Service) lock(ctx context.Context, stream string) (unlock func(), err e
 
 // New returns a Service over store.
 func New(store eventstore.Store, opts Options) *Service {
-	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend}
+	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, tracer: opts.Tracer}
 	for i := range s.stripes {
 		s.stripes[i] = make(chan struct{}, 1)
 	}
@@ -470,10 +478,19 @@ func causationOf(e eventstore.RecordedEvent) string {
 }
 
 // append encodes and appends events with their metadata.
-func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (_ eventstore.AppendResult, requestID string, _ error) {
+func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (res eventstore.AppendResult, requestID string, err error) {
 	causation := req.RequestID
 	if req.IdempotencyKey != "" {
 		requestID = uuid.NewString()
+	}
+	traceparent := req.Traceparent
+	if s.tracer != nil {
+		var span trace.Span
+		ctx, span = s.tracer.Start(ctx, "eventstore.append", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("orderstore.stream", stream), attribute.Int("orderstore.events", len(events))))
+		defer func() { endAppendSpan(span, res, err) }()
+		sc := span.SpanContext()
+		traceparent = "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
 	}
 	var requestedAt *time.Time
 	if !req.RequestedAt.IsZero() {
@@ -487,7 +504,7 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 			return eventstore.AppendResult{}, "", fmt.Errorf("encode %T: %w", e, err)
 		}
 		meta := metadata{Metadata: domain.Metadata{CorrelationID: req.CorrelationID, CausationID: causation, Schema: domain.SchemaVersion},
-			Actor: req.Actor, Request: req.Name, RequestedAt: requestedAt, Traceparent: req.Traceparent}
+			Actor: req.Actor, Request: req.Name, RequestedAt: requestedAt, Traceparent: traceparent}
 		id := uuid.New()
 		if req.IdempotencyKey != "" {
 			id = eventID(stream, req.IdempotencyKey, i)
@@ -505,7 +522,7 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 		data[i] = eventstore.EventData{ID: id, Type: typ, Data: payload, Metadata: m}
 	}
 	start := time.Now()
-	res, err := s.store.Append(ctx, stream, expected, data...)
+	res, err = s.store.Append(ctx, stream, expected, data...)
 	if err != nil {
 		return res, "", fmt.Errorf("append to %s: %w", stream, err)
 	}
@@ -513,4 +530,16 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 		s.onAppend(time.Since(start), len(data))
 	}
 	return res, requestID, nil
+}
+
+// endAppendSpan records an append's outcome on its span.
+func endAppendSpan(span trace.Span, res eventstore.AppendResult, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "append failed")
+	} else {
+		span.SetAttributes(attribute.Int64("orderstore.version", res.Version),
+			attribute.String("orderstore.position", strconv.FormatUint(res.Position, 10)))
+	}
+	span.End()
 }

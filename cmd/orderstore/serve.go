@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderstore/orderstore/api"
 	"github.com/orderstore/orderstore/domain"
@@ -22,6 +23,7 @@ import (
 	"github.com/orderstore/orderstore/eventstore/kurrentdb"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
+	"github.com/orderstore/orderstore/telemetry"
 )
 
 // shutdownTimeout bounds the wait for in-flight requests at SIGTERM.
@@ -41,6 +43,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"serve without tokens on an address other machines can reach: anyone who\n"+
 			"reaches it may read, write and rebuild (no environment fallback, on purpose)")
 	metricsAuth := fs.Bool("metrics-auth", false, "GET /metrics needs a token with scope read (default: open, like /healthz)")
+	otlpEndpoint := fs.String("otlp-endpoint", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		"export OpenTelemetry spans (requests, appends, projection batches) over OTLP/HTTP to\n"+
+			"this collector `URL` (spans go to its /v1/traces; env OTEL_EXPORTER_OTLP_ENDPOINT).\n"+
+			"Off by default")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\n"+
 			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json\n"+
@@ -57,6 +63,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return &usageError{msg: fmt.Sprintf("--addr %q: want host:port (%v)", *addr, err)}
+	}
+	if *otlpEndpoint != "" {
+		if _, err := telemetry.TracesURL(*otlpEndpoint); err != nil {
+			return &usageError{msg: "--otlp-endpoint: " + err.Error()}
+		}
 	}
 	// Before anything is created: a refusal leaves nothing behind.
 	tokens, err := accessControl(*addr, *tokensFile, *insecure)
@@ -92,10 +103,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	registerBuildInfo(reg, readBuildInfo())
+	build := readBuildInfo()
+	registerBuildInfo(reg, build)
+	var tracers struct{ http, orders, projections trace.Tracer }
+	if *otlpEndpoint != "" {
+		spans, err := telemetry.Open(ctx, *otlpEndpoint, build.Version)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// Last: the spans of everything that stops before.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			err = errors.Join(err, spans.Close(fctx))
+		}()
+		tracers.http, tracers.orders, tracers.projections = spans.Tracer("api"), spans.Tracer("orders"), spans.Tracer("projections")
+		logger.Info("exporting spans over OTLP/HTTP", "endpoint", *otlpEndpoint)
+	}
 	storeMetrics := api.NewStoreMetrics(reg)
-	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend})
-	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg})
+	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend,
+		Tracer: tracers.orders})
+	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg, Tracer: tracers.projections})
 	if err != nil {
 		return fmt.Errorf("open read models: %w", err)
 	}
@@ -111,7 +139,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 	srv := api.New(api.Config{
 		Store: store, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
-		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth,
+		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth, Tracer: tracers.http,
 	})
 
 	hs := &http.Server{
