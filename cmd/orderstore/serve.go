@@ -49,8 +49,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			"Off by default")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\n"+
-			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json\n"+
-			"(and /metrics, unless --metrics-auth) needs a bearer token: scope read for GET,\n"+
+			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json,\n"+
+			"the console's / and /ui/* (and /metrics, unless --metrics-auth) needs a bearer\n"+
+			"token: scope read for GET,\n"+
 			"write for commands, admin for rebuilds. Without tokens serve refuses an address\n"+
 			"other machines can reach, unless --insecure-no-auth.\n\nFlags:\n")
 		fs.PrintDefaults()
