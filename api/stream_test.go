@@ -276,3 +276,24 @@ func TestStream_SlowClientCutOff(t *testing.T) {
 		t.Fatalf("%d streamed and %d after the cutoff, of %d", len(got), len(rest), len(all))
 	}
 }
+
+// TestStream_OutlivesReadTimeout: a stream goes on past the server's
+// ReadTimeout (serve sets one): net/http lifts the read deadline once the
+// request is read, and the stream lifts the write deadline write by write.
+func TestStream_OutlivesReadTimeout(t *testing.T) {
+	t.Parallel()
+	e := variant{name: "embedded"}.newEnv(t)
+	srv := httptest.NewUnstartedServer(api.New(api.Config{Store: e.store, Orders: orders.New(e.store, orders.Options{}),
+		StreamHeartbeat: 5 * time.Millisecond}).Handler())
+	srv.Config.ReadTimeout = 50 * time.Millisecond
+	srv.Config.WriteTimeout = 50 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := openStream(t, srv.URL, "")
+	start := time.Now()
+	for n := 0; time.Since(start) < 4*srv.Config.ReadTimeout; n++ {
+		if ev, err := c.next(); err != nil || ev.comment != "heartbeat" {
+			t.Fatalf("after %d heartbeats (%v): %+v, %v", n, time.Since(start), ev, err)
+		}
+	}
+}
