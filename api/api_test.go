@@ -26,6 +26,7 @@ import (
 	"github.com/orderstore/orderstore/fulfilment"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
+	"github.com/orderstore/orderstore/traces"
 	"github.com/orderstore/orderstore/webhooks"
 )
 
@@ -95,6 +96,13 @@ type envOptions struct {
 	// reserve places orders under the reserve stock policy and runs the
 	// fulfilment saga (payment timeout 30m, on a clock the test moves).
 	reserve bool
+	// traceSources are Config.TraceSources.
+	traceSources []traces.Source
+	// streamHeartbeat, streamBuffer and streamStall are GET
+	// /events/stream's settings; 0 for the defaults.
+	streamHeartbeat time.Duration
+	streamBuffer    int
+	streamStall     time.Duration
 }
 
 // testClock is a clock the test moves.
@@ -156,7 +164,8 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	notifyDone := make(chan error, 1)
 	go func() { notifyDone <- notifier.Run(ctx) }()
 	cfg := api.Config{Store: store, Orders: svc, ReadModels: models,
-		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier}
+		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier,
+		TraceSources: opts.traceSources, StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer, StreamStall: opts.streamStall}
 	var saga *fulfilment.Saga
 	if opts.reserve {
 		saga = fulfilment.New(store, fulfilment.Options{Now: clock.Now, PaymentTimeout: 30 * time.Minute,

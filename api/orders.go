@@ -93,7 +93,8 @@ func (s *Server) commandRequest(w http.ResponseWriter, r *http.Request, cmd any)
 		return orders.Request{}, err
 	}
 	ri := info(r.Context())
-	req := orders.Request{CorrelationID: ri.correlationID, IdempotencyKey: key, IfMatch: match, Actor: ri.actor}
+	req := orders.Request{CorrelationID: ri.correlationID, IdempotencyKey: key, IfMatch: match, Actor: ri.actor,
+		RequestID: ri.requestID, RequestedAt: ri.start, Name: r.Method + " " + ri.route, Traceparent: ri.traceparent}
 	if cmd == nil {
 		if key != "" {
 			req.Fingerprint = fingerprint(r, nil)
@@ -126,6 +127,11 @@ func (s *Server) writeResult(w http.ResponseWriter, status int, res orders.Resul
 	h.Set(headerPosition, strconv.FormatUint(res.Position, 10))
 	if res.Replayed {
 		h.Set("Idempotent-Replayed", "true")
+	}
+	if res.RequestID != "" {
+		// A replay answers the outcome of the request that wrote the
+		// events: its ID is their causation.
+		h.Set(headerRequestID, res.RequestID)
 	}
 	writeJSON(w, status, viewOrder(res.Order, res.Version))
 }
@@ -229,7 +235,12 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	recorded, err := s.cfg.Store.ReadAll(r.Context(), uint64(after), int(limit))
+	filter, err := eventFilter(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	recorded, err := s.cfg.Store.ReadFiltered(r.Context(), uint64(after), int(limit), filter)
 	if errors.Is(err, eventstore.ErrInvalidPosition) {
 		err = invalidAfter(r.Context(), s.cfg.Store, uint64(after))
 	}
@@ -284,6 +295,9 @@ func (s *Server) receiveStock(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", etag(res.Version))
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if res.RequestID != "" {
+		w.Header().Set(headerRequestID, res.RequestID)
 	}
 	writeJSON(w, http.StatusOK, stockReceipt{SKU: sku, Quantity: in.Quantity, Version: res.Version, Position: res.Position})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
 	"github.com/orderstore/orderstore/projections/stock"
+	"github.com/orderstore/orderstore/traces"
 	"github.com/orderstore/orderstore/webhooks"
 )
 
@@ -105,7 +106,7 @@ func problemFor(err error, read bool) Problem {
 	case errors.Is(err, webhooks.ErrClosed):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "webhooks_unavailable", Detail: "the webhook notifier is closed (the server is stopping); retry later"}
 	case errors.Is(err, domain.ErrOrderNotFound), errors.Is(err, orders.ErrVersionNotFound),
-		errors.Is(err, stock.ErrNotFound), errors.Is(err, projections.ErrUnknownProjection):
+		errors.Is(err, stock.ErrNotFound), errors.Is(err, projections.ErrUnknownProjection), errors.Is(err, traces.ErrNotFound):
 		return Problem{Status: http.StatusNotFound, Code: "not_found", Detail: err.Error()}
 	case errors.Is(err, domain.ErrOrderExists):
 		return Problem{Status: http.StatusConflict, Code: "order_exists", Detail: err.Error()}
@@ -125,6 +126,10 @@ func problemFor(err error, read bool) Problem {
 		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: we.Error(), Position: &we.position}
 	case errors.As(err, &be):
 		return Problem{Status: http.StatusConflict, Code: "position_not_reached", Field: "min_position", Detail: be.Error(), Head: &be.head}
+	case errors.Is(err, eventstore.ErrUnsupported):
+		return Problem{Status: http.StatusNotImplemented, Code: "filter_unsupported",
+			Detail: "this event store cannot select events by that filter through an index (KurrentDB: correlation_id, type, stream_prefix); " +
+				"read the whole feed (GET /events without filters) or run on the embedded store"}
 	case read && (errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrClosed)):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
 			Detail: "the event store is unavailable, so this cannot be read now; retry later " +

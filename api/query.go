@@ -22,7 +22,8 @@ var queryParams = map[string][]string{
 	"GET /stock":                  {"min_position", "after", "limit"},
 	"GET /stock/{sku}":            {"min_position"},
 	"GET /analytics":              {"min_position", "from", "to"},
-	"GET /events":                 {"after", "limit"},
+	"GET /events":                 {"after", "limit", "correlation_id", "type", "stream_prefix"},
+	"GET /events/stream":          {"after", "correlation_id", "type", "stream_prefix"},
 
 	"GET /webhooks/{id}/deliveries": {"state", "after", "limit"},
 }

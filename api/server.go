@@ -12,13 +12,18 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/orderstore/orderstore/console"
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/orders"
+	"github.com/orderstore/orderstore/traces"
 )
 
 const (
 	headerCorrelationID  = "X-Correlation-ID"
+	headerRequestID      = "X-Request-ID"
+	headerTraceparent    = "traceparent"
 	headerPosition       = "X-Position"
 	headerIdempotencyKey = "Idempotency-Key"
 
@@ -30,6 +35,7 @@ const (
 	logKeyStatus      = "status"
 	logKeyDuration    = "duration"
 	logKeyCorrelation = "correlation_id"
+	logKeyRequestID   = "request_id"
 	logKeyErr         = "err"
 	logKeyActor       = "actor"
 )
@@ -65,6 +71,23 @@ type Config struct {
 	// Fulfilment is the fulfilment saga of this process, for the failures
 	// and deadlines GET /orders/{id}/fulfilment shows; nil when none runs.
 	Fulfilment Fulfilment
+	// StreamHeartbeat is the interval of GET /events/stream's heartbeat
+	// comments; 0 means DefaultStreamHeartbeat.
+	StreamHeartbeat time.Duration
+	// StreamBuffer bounds the events GET /events/stream holds for a slow
+	// client before cutting it off; 0 means DefaultStreamBuffer.
+	StreamBuffer int
+	// StreamStall is how long GET /events/stream waits for a slow client
+	// whose buffer is full before cutting it off; 0 means
+	// DefaultStreamStall, a negative value not at all.
+	StreamStall time.Duration
+	// Tracer, if not nil, makes a span of every request, continuing the
+	// client's traceparent; the span's context is what a command's events
+	// record. Nil (export off) costs nothing.
+	Tracer trace.Tracer
+	// TraceSources add the nodes of consumers (a saga's steps, webhook
+	// deliveries) to GET /traces; the read models' come with ReadModels.
+	TraceSources []traces.Source
 }
 
 // Server is the HTTP API. Build it with New and serve Handler.
@@ -74,6 +97,7 @@ type Server struct {
 	router  *mux.Router
 	metrics *metrics
 	handler http.Handler
+	traces  *traces.Builder
 
 	rebuilds    rebuildKeys // Idempotency-Keys of rebuilds
 	webhookKeys webhookKeys // Idempotency-Keys of webhook commands
@@ -87,11 +111,21 @@ func New(cfg Config) *Server {
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = 5 * time.Second
 	}
+	if cfg.StreamHeartbeat <= 0 {
+		cfg.StreamHeartbeat = DefaultStreamHeartbeat
+	}
+	if cfg.StreamBuffer <= 0 {
+		cfg.StreamBuffer = DefaultStreamBuffer
+	}
+	if cfg.StreamStall == 0 {
+		cfg.StreamStall = DefaultStreamStall
+	}
 	s := &Server{cfg: cfg, logger: cfg.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = newMetrics(cfg.Registerer)
+	s.traces = s.traceBuilder()
 	s.router = s.routes()
 	s.handler = s.observe(s.head(s.router))
 	return s
@@ -118,6 +152,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/orders/{id}", s.getOrder).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/events", s.getOrderEvents).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/fulfilment", s.getFulfilment).Methods(http.MethodGet)
+	r.HandleFunc("/orders/{id}/trace", s.getOrderTrace).Methods(http.MethodGet)
 	r.HandleFunc("/orders/{id}/lines", s.addLine).Methods(http.MethodPost)
 	r.HandleFunc("/orders/{id}/lines/{sku}", s.removeLine).Methods(http.MethodDelete)
 	r.HandleFunc("/orders/{id}/payment", s.pay).Methods(http.MethodPost)
@@ -128,6 +163,8 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/stock/{sku}", s.getStock).Methods(http.MethodGet)
 	r.HandleFunc("/analytics", s.getAnalytics).Methods(http.MethodGet)
 	r.HandleFunc("/events", s.getEvents).Methods(http.MethodGet)
+	r.HandleFunc("/events/stream", s.streamEvents).Methods(http.MethodGet)
+	r.HandleFunc("/traces/{correlation_id}", s.getTrace).Methods(http.MethodGet)
 	r.HandleFunc("/projections", s.getProjections).Methods(http.MethodGet)
 	r.HandleFunc("/projections/{name}/rebuild", s.rebuildProjection).Methods(http.MethodPost)
 	r.HandleFunc("/webhooks", s.createWebhook).Methods(http.MethodPost)
@@ -144,6 +181,8 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
 	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
+	r.HandleFunc("/", console.Index).Methods(http.MethodGet)
+	r.HandleFunc("/ui/{file}", s.consoleAsset).Methods(http.MethodGet)
 
 	notAllowed := func(w http.ResponseWriter, req *http.Request) {
 		allow := allowedMethods(r, req)
@@ -160,6 +199,16 @@ func (s *Server) routes() *mux.Router {
 		writeProblem(w, req, Problem{Status: http.StatusNotFound, Code: "no_route", Detail: "no route for " + req.URL.Path})
 	})
 	return r
+}
+
+// consoleAsset serves a file of the web console; an unknown one is a 404
+// problem like any other.
+func (s *Server) consoleAsset(w http.ResponseWriter, r *http.Request) {
+	if !console.Has(mux.Vars(r)["file"]) {
+		writeProblem(w, r, Problem{Status: http.StatusNotFound, Code: "no_route", Detail: "the console has no file " + r.URL.Path})
+		return
+	}
+	console.Asset(w, r)
 }
 
 // allowedMethods re-runs routing with other methods, for 405's Allow.
@@ -218,8 +267,11 @@ const (
 type requestInfo struct {
 	route         string
 	correlationID string
-	actor         string // the name of the request's token, if any
-	err           error  // a server-side error to log with the request
+	requestID     string    // this request's own ID, the causation of its events
+	start         time.Time // when the request arrived
+	traceparent   string    // the W3C trace context to record, "" for none
+	actor         string    // the name of the request's token, if any
+	err           error     // a server-side error to log with the request
 }
 
 func info(ctx context.Context) *requestInfo {
@@ -245,10 +297,19 @@ func (s *Server) markRoute(next http.Handler) http.Handler {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{route: "unmatched", correlationID: correlationID(r)}
-		w.Header().Set(headerCorrelationID, ri.correlationID)
+		ri := &requestInfo{route: "unmatched", correlationID: correlationID(r), requestID: uuid.NewString(), start: start,
+			traceparent: validTraceparent(r.Header.Get(headerTraceparent))}
+		h := w.Header()
+		h.Set(headerCorrelationID, ri.correlationID)
+		h.Set(headerRequestID, ri.requestID)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		r = r.WithContext(context.WithValue(r.Context(), keyRequestInfo, ri))
+		ctx := context.WithValue(r.Context(), keyRequestInfo, ri)
+		if s.cfg.Tracer != nil {
+			var span trace.Span
+			ctx, span = s.startSpan(ctx, r, ri)
+			defer func() { endSpan(span, r, ri, rec.status) }()
+		}
+		r = r.WithContext(ctx)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel value, not an error chain
@@ -285,9 +346,10 @@ func (s *Server) logRequest(r *http.Request, ri *requestInfo, status int, d time
 	if !s.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String(logKeyMethod, r.Method), slog.String(logKeyRoute, ri.route),
-		slog.Int(logKeyStatus, status), slog.Duration(logKeyDuration, d), slog.String(logKeyCorrelation, ri.correlationID))
+		slog.Int(logKeyStatus, status), slog.Duration(logKeyDuration, d), slog.String(logKeyCorrelation, ri.correlationID),
+		slog.String(logKeyRequestID, ri.requestID))
 	if ri.actor != "" {
 		attrs = append(attrs, slog.String(logKeyActor, ri.actor))
 	}

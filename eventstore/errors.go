@@ -40,6 +40,11 @@ var (
 	// I/O: an empty stream name, an invalid expected version, an event
 	// without ID or type, a malformed JSON payload.
 	ErrInvalidArgument = errors.New("invalid argument")
+
+	// ErrUnsupported is returned by ReadFiltered for a filter the backend
+	// cannot serve through an index (KurrentDB: a correlation ID). It
+	// matches errors.ErrUnsupported too.
+	ErrUnsupported = fmt.Errorf("filter not supported by this store: %w", errors.ErrUnsupported)
 )
 
 // VersionError is the error of an append whose expected version does not

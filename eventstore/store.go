@@ -36,6 +36,15 @@ type Store interface {
 	// ErrInvalidPosition.
 	ReadAll(ctx context.Context, after uint64, limit int) ([]RecordedEvent, error)
 
+	// ReadFiltered is ReadAll restricted to the events f selects, read
+	// through the store's indexes rather than a scan of the log where the
+	// backend has them (see each backend's documentation for the cost).
+	// The zero Filter selects every event, as ReadAll. Paging works as for
+	// ReadAll: pass the position of the last event returned as the next
+	// after. Errors: as ReadAll, and ErrUnsupported for a filter the
+	// backend cannot serve.
+	ReadFiltered(ctx context.Context, after uint64, limit int, f Filter) ([]RecordedEvent, error)
+
 	// Head returns the position of the last event ReadAll and Subscribe
 	// show, 0 if none.
 	Head(ctx context.Context) (uint64, error)

@@ -58,6 +58,9 @@ type StockResult struct {
 	Version  int64
 	Position uint64
 	Replayed bool
+	// RequestID is the causation of the receipt's event: the request's
+	// own ID, or on a replay the ID of the request that wrote it.
+	RequestID string
 }
 
 // ReceiveStock records a stock receipt for a SKU.
@@ -80,6 +83,7 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 		return StockResult{}, err
 	}
 	stream := domain.StockStream(cmd.SKU)
+	req = withRequestID(req)
 	events, err := domain.DecideStock(cmd, s.now())
 	if err != nil {
 		return StockResult{}, err
@@ -89,7 +93,7 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 		if err != nil {
 			return StockResult{}, err
 		}
-		return StockResult{Version: res.Version, Position: res.Position}, nil
+		return StockResult{Version: res.Version, Position: res.Position, RequestID: req.RequestID}, nil
 	}
 	return retry(ctx, s, stream, func(int) (StockResult, error) {
 		recorded, err := s.read(ctx, stream)
@@ -103,7 +107,7 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 		if err != nil || done != nil {
 			return replayStock(done, err)
 		}
-		return StockResult{Version: res.Version, Position: res.Position}, nil
+		return StockResult{Version: res.Version, Position: res.Position, RequestID: req.RequestID}, nil
 	})
 }
 
@@ -114,5 +118,5 @@ func replayStock(done []eventstore.RecordedEvent, err error) (StockResult, error
 		return StockResult{}, err
 	}
 	last := done[len(done)-1]
-	return StockResult{Version: last.Version, Position: last.Position, Replayed: true}, nil
+	return StockResult{Version: last.Version, Position: last.Position, Replayed: true, RequestID: causationOf(last)}, nil
 }

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
@@ -67,6 +71,9 @@ type Options struct {
 	// fulfilment saga reserves their lines (see package fulfilment).
 	// Without it orders are placed under the track policy.
 	ReserveStock bool
+	// Tracer, if not nil, makes a span of every append; its context is the
+	// traceparent the events record, so that consumers link to it.
+	Tracer trace.Tracer
 }
 
 // Service executes commands on orders and stock. It is safe for concurrent
@@ -77,6 +84,7 @@ type Service struct {
 	now      func() time.Time
 	onAppend func(time.Duration, int)
 	reserve  bool
+	tracer   trace.Tracer
 
 	// stripes serialise commands on one stream within this process, so
 	// that concurrent requests on a hot order queue rather than burn
@@ -101,7 +109,7 @@ func (s *Service) lock(ctx context.Context, stream string) (unlock func(), err e
 
 // New returns a Service over store.
 func New(store eventstore.Store, opts Options) *Service {
-	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, reserve: opts.ReserveStock}
+	s := &Service{store: store, logger: opts.Logger, now: opts.Now, onAppend: opts.OnAppend, reserve: opts.ReserveStock, tracer: opts.Tracer}
 	for i := range s.stripes {
 		s.stripes[i] = make(chan struct{}, 1)
 	}
@@ -129,6 +137,19 @@ type Request struct {
 	// Actor names who asked (the API token's name), recorded on every
 	// event as metadata "actor"; empty when access control is off.
 	Actor string
+	// RequestID identifies the request that asked for the command: every
+	// event the command writes has it as causation_id. Empty: the service
+	// makes one.
+	RequestID string
+	// RequestedAt is when the request arrived, recorded as metadata
+	// "requested_at" so that a trace can time its events from it.
+	RequestedAt time.Time
+	// Name says what was asked (the API's "METHOD route"), recorded as
+	// metadata "request".
+	Name string
+	// Traceparent is the W3C trace context the request continues, recorded
+	// as metadata "traceparent"; empty for none.
+	Traceparent string
 }
 
 // Result is the outcome of a command.
@@ -141,6 +162,9 @@ type Result struct {
 	// Replayed is true when the outcome is that of an earlier request with
 	// the same idempotency key: nothing was written this time.
 	Replayed bool
+	// RequestID is the causation of the command's events: the request's
+	// own ID, or on a replay the ID of the request that wrote them.
+	RequestID string
 }
 
 // metadata is what the service records with each event.
@@ -157,6 +181,12 @@ type metadata struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Actor is Request.Actor: who asked for the command.
 	Actor string `json:"actor,omitempty"`
+	// Request is Request.Name: what was asked.
+	Request string `json:"request,omitempty"`
+	// RequestedAt is Request.RequestedAt.
+	RequestedAt *time.Time `json:"requested_at,omitempty"`
+	// Traceparent is Request.Traceparent.
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // idNamespace roots the derived event and order IDs.
@@ -201,7 +231,8 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 	}
 	_, place := cmd.(domain.PlaceOrder)
 	blind := place && req.IdempotencyKey == "" && req.IfMatch == nil
-	return retry(ctx, s, domain.OrderStream(orderID), func(attempt int) (Result, error) {
+	req = withRequestID(req)
+	res, err := retry(ctx, s, domain.OrderStream(orderID), func(attempt int) (Result, error) {
 		var res Result
 		var err error
 		if blind && attempt == 1 {
@@ -223,6 +254,18 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 		}
 		return res, err
 	})
+	if err == nil && !res.Replayed {
+		res.RequestID = req.RequestID
+	}
+	return res, err
+}
+
+// withRequestID gives req an ID if the caller named none.
+func withRequestID(req Request) Request {
+	if req.RequestID == "" {
+		req.RequestID = uuid.NewString()
+	}
+	return req
 }
 
 // retry runs attempt (numbered from 1) under the stripe lock of stream
@@ -426,17 +469,39 @@ func replayOrder(done []eventstore.RecordedEvent, stream string, err error) (Res
 		return Result{}, fmt.Errorf("replay %s: %w", stream, err)
 	}
 	last := done[len(done)-1]
-	return Result{Order: order, Version: last.Version, Position: last.Position, Replayed: true}, nil
+	return Result{Order: order, Version: last.Version, Position: last.Position, Replayed: true,
+		RequestID: causationOf(last)}, nil
+}
+
+// causationOf returns the causation_id in an event's metadata, "" if it
+// has none.
+func causationOf(e eventstore.RecordedEvent) string {
+	var meta domain.Metadata
+	if json.Unmarshal(e.Metadata, &meta) != nil {
+		return ""
+	}
+	return meta.CausationID
 }
 
 // append encodes and appends events with their metadata.
-func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (_ eventstore.AppendResult, requestID string, _ error) {
-	causation := uuid.NewString()
+func (s *Service) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []domain.Event, req Request) (res eventstore.AppendResult, requestID string, err error) {
+	causation := req.RequestID
 	if req.IdempotencyKey != "" {
 		requestID = uuid.NewString()
 	}
-	if req.IdempotencyKey != "" {
-		causation = eventID(stream, req.IdempotencyKey, -1).String()
+	traceparent := req.Traceparent
+	if s.tracer != nil {
+		var span trace.Span
+		ctx, span = s.tracer.Start(ctx, "eventstore.append", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("orderstore.stream", stream), attribute.Int("orderstore.events", len(events))))
+		defer func() { endAppendSpan(span, res, err) }()
+		sc := span.SpanContext()
+		traceparent = "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+	}
+	var requestedAt *time.Time
+	if !req.RequestedAt.IsZero() {
+		t := req.RequestedAt.UTC()
+		requestedAt = &t
 	}
 	data := make([]eventstore.EventData, len(events))
 	for i, e := range events {
@@ -445,7 +510,7 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 			return eventstore.AppendResult{}, "", fmt.Errorf("encode %T: %w", e, err)
 		}
 		meta := metadata{Metadata: domain.Metadata{CorrelationID: req.CorrelationID, CausationID: causation, Schema: domain.SchemaVersion},
-			Actor: req.Actor}
+			Actor: req.Actor, Request: req.Name, RequestedAt: requestedAt, Traceparent: traceparent}
 		id := uuid.New()
 		if req.IdempotencyKey != "" {
 			id = eventID(stream, req.IdempotencyKey, i)
@@ -463,7 +528,7 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 		data[i] = eventstore.EventData{ID: id, Type: typ, Data: payload, Metadata: m}
 	}
 	start := time.Now()
-	res, err := s.store.Append(ctx, stream, expected, data...)
+	res, err = s.store.Append(ctx, stream, expected, data...)
 	if err != nil {
 		return res, "", fmt.Errorf("append to %s: %w", stream, err)
 	}
@@ -471,4 +536,16 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 		s.onAppend(time.Since(start), len(data))
 	}
 	return res, requestID, nil
+}
+
+// endAppendSpan records an append's outcome on its span.
+func endAppendSpan(span trace.Span, res eventstore.AppendResult, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "append failed")
+	} else {
+		span.SetAttributes(attribute.Int64("orderstore.version", res.Version),
+			attribute.String("orderstore.position", strconv.FormatUint(res.Position, 10)))
+	}
+	span.End()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderstore/orderstore/eventstore"
 )
@@ -29,6 +30,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock of checkpoints, lag and rates; nil means time.Now.
 	Now func() time.Time
+	// Tracer, if not nil, makes a span of every live batch, linked to the
+	// spans that wrote its events (their metadata's traceparent).
+	Tracer trace.Tracer
 }
 
 // Manager runs the stock and analytics projections over an event store and
@@ -41,6 +45,7 @@ type Manager struct {
 	runners []*runner
 	metrics *collector
 	reg     prometheus.Registerer
+	tracer  trace.Tracer
 
 	rebuilds chan []*runner // rebuild requests, waiting for Run
 
@@ -64,7 +69,7 @@ func Open(dir string, store eventstore.Store, opts Options) (*Manager, error) {
 }
 
 func open(dir string, store eventstore.Store, opts Options, projections []projection) (_ *Manager, err error) {
-	m := &Manager{store: store, logger: opts.Logger, now: opts.Now, reg: opts.Registerer, stop: make(chan struct{})}
+	m := &Manager{store: store, logger: opts.Logger, now: opts.Now, reg: opts.Registerer, tracer: opts.Tracer, stop: make(chan struct{})}
 	if m.logger == nil {
 		m.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/projections/internal/readmodel"
 )
@@ -36,6 +38,7 @@ type runner struct {
 	db     *db
 	logger *slog.Logger
 	now    func() time.Time
+	tracer trace.Tracer // nil: no spans
 
 	// applyMu is held while writing the live tables and the checkpoint, so
 	// that a rebuild's swap never interleaves with a live batch.
@@ -64,6 +67,7 @@ func newRunner(p projection, cp checkpoint, reset, created bool, m *Manager) *ru
 		db:      m.db,
 		logger:  m.logger.With(logProjection, p.Name()),
 		now:     m.now,
+		tracer:  m.tracer,
 		cp:      cp,
 		notify:  make(chan struct{}),
 		restart: make(chan struct{}, 1),
@@ -158,7 +162,13 @@ func (r *runner) follow(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	return r.refused(r.store.Subscribe(ctx, r.checkpoint().Position, func(events []eventstore.RecordedEvent) error {
-		return apply(decodeBatch(events, r.p.Handles))
+		if r.tracer == nil {
+			return apply(decodeBatch(events, r.p.Handles))
+		}
+		sctx, span := r.startBatchSpan(ctx, events)
+		err := r.applyLive(sctx, decodeBatch(events, r.p.Handles).view(r.p.Handles))
+		endBatchSpan(span, err)
+		return err
 	}))
 }
 

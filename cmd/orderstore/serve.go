@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderstore/orderstore/api"
 	"github.com/orderstore/orderstore/domain"
@@ -24,6 +25,7 @@ import (
 	"github.com/orderstore/orderstore/fulfilment"
 	"github.com/orderstore/orderstore/orders"
 	"github.com/orderstore/orderstore/projections"
+	"github.com/orderstore/orderstore/telemetry"
 	"github.com/orderstore/orderstore/webhooks"
 )
 
@@ -53,10 +55,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	paymentTimeout := fs.Duration("payment-timeout", envDuration(getenv, "ORDERSTORE_PAYMENT_TIMEOUT", 30*time.Minute),
 		"cancel (reason payment_timeout) an order whose stock is reserved but that is\n"+
 			"not paid within this `duration`; 0 turns it off (env ORDERSTORE_PAYMENT_TIMEOUT)")
+	otlpEndpoint := fs.String("otlp-endpoint", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		"export OpenTelemetry spans (requests, appends, projection batches) over OTLP/HTTP to\n"+
+			"this collector `URL` (spans go to its /v1/traces; env OTEL_EXPORTER_OTLP_ENDPOINT).\n"+
+			"Off by default")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: orderstore serve [flags]\n\nServes the HTTP API on the event store.\n\n"+
-			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json\n"+
-			"(and /metrics, unless --metrics-auth) needs a bearer token: scope read for GET,\n"+
+			"Access: with --tokens-file every route but /healthz, /readyz, /openapi.json,\n"+
+			"the console's / and /ui/* (and /metrics, unless --metrics-auth) needs a bearer\n"+
+			"token: scope read for GET,\n"+
 			"write for commands, admin for rebuilds and webhooks. Without tokens serve refuses an address\n"+
 			"other machines can reach, unless --insecure-no-auth.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -79,6 +86,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	whOpts, err := wh.options()
 	if err != nil {
 		return &usageError{msg: err.Error()}
+	}
+	if *otlpEndpoint != "" {
+		if _, err := telemetry.TracesURL(*otlpEndpoint); err != nil {
+			return &usageError{msg: "--otlp-endpoint: " + err.Error()}
+		}
 	}
 	// Before anything is created: a refusal leaves nothing behind.
 	tokens, err := accessControl(*addr, *tokensFile, *insecure)
@@ -114,11 +126,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	registerBuildInfo(reg, readBuildInfo())
+	build := readBuildInfo()
+	registerBuildInfo(reg, build)
+	var tracers struct{ http, orders, projections trace.Tracer }
+	if *otlpEndpoint != "" {
+		spans, err := telemetry.Open(ctx, *otlpEndpoint, build.Version)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// Last: the spans of everything that stops before.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			err = errors.Join(err, spans.Close(fctx))
+		}()
+		tracers.http, tracers.orders, tracers.projections = spans.Tracer("api"), spans.Tracer("orders"), spans.Tracer("projections")
+		logger.Info("exporting spans over OTLP/HTTP", "endpoint", *otlpEndpoint)
+	}
 	storeMetrics := api.NewStoreMetrics(reg)
 	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend,
-		ReserveStock: *policy == stockPolicyReserve})
-	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg})
+		ReserveStock: *policy == stockPolicyReserve, Tracer: tracers.orders})
+	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg, Tracer: tracers.projections})
 	if err != nil {
 		return fmt.Errorf("open read models: %w", err)
 	}
@@ -151,6 +179,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	cfg := api.Config{
 		Store: store, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
 		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth, Fulfilment: saga,
+		Tracer: tracers.http,
 	}
 	if wh.enabled {
 		whOpts.Logger, whOpts.Registerer = logger, reg

@@ -246,11 +246,28 @@ CREATE TABLE events (
 	any_append  INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
-CREATE INDEX events_any_id ON events (stream, id) WHERE any_append = 1;`
+CREATE INDEX events_any_id ON events (stream, id) WHERE any_append = 1;
+` + filterDDL
+
+// filterDDL creates the indexes of ReadFiltered. Each ends, as every
+// SQLite index does, with the rowid (the position), so that the events of
+// one correlation ID or type come in position order: a page costs its own
+// size, not a scan. They are plain indexes, on a column and on an
+// expression of the metadata, so a file stays readable and writable by a
+// binary that predates them (SQLite maintains them all the same).
+const filterDDL = `
+CREATE INDEX IF NOT EXISTS events_correlation ON events (` + correlationExpr + `);
+CREATE INDEX IF NOT EXISTS events_type ON events (type);`
+
+// correlationExpr is the metadata's correlation_id as SQL: the index of
+// ReadFiltered and its queries must spell it alike. Metadata is a BLOB,
+// which SQLite's JSON functions would take for its binary JSONB: it is
+// read as the text it is.
+const correlationExpr = `json_extract(CAST(metadata AS TEXT), '$.correlation_id')`
 
 // migrate brings a database of this schema version up to date: the
-// any_append column and its partial index arrived after the first files
-// were written.
+// any_append column and its partial index, and the indexes of
+// ReadFiltered, arrived after the first files were written.
 func (s *Store) migrate(ctx context.Context) error {
 	var n int
 	err := s.writeDB.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('events') WHERE name = 'any_append'`).Scan(&n)
@@ -264,6 +281,20 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if _, err := s.writeDB.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS events_any_id ON events (stream, id) WHERE any_append = 1`); err != nil {
 		return unavailable("migrate", err)
+	}
+	// The indexes of ReadFiltered arrived later still: building them reads
+	// the whole log once (seconds for a million events), at the first
+	// open by a binary that has them.
+	var have int
+	if err := s.writeDB.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('events_correlation', 'events_type')`).Scan(&have); err != nil {
+		return unavailable("migrate", err)
+	}
+	if have < 2 {
+		start := time.Now()
+		if _, err := s.writeDB.ExecContext(ctx, filterDDL); err != nil {
+			return unavailable("migrate: create filter indexes", err)
+		}
+		s.logger.Info("event store: built the correlation and type indexes", "took", time.Since(start))
 	}
 	return nil
 }

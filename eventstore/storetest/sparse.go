@@ -173,6 +173,35 @@ func (s *Sparse) ReadAll(ctx context.Context, after uint64, limit int) ([]events
 	}
 }
 
+// ReadFiltered implements eventstore.Store through the inner store's
+// ReadFiltered, page by page, until it has limit events of the view.
+func (s *Sparse) ReadFiltered(ctx context.Context, after uint64, limit int, f eventstore.Filter) ([]eventstore.RecordedEvent, error) {
+	p, err := s.innerAfter("read $all filtered", after)
+	if err != nil {
+		return nil, err
+	}
+	const page = 256
+	var out []eventstore.RecordedEvent
+	for {
+		events, err := s.inner.ReadFiltered(ctx, p, page, f)
+		if err != nil {
+			return nil, refused("read $all filtered", after, err)
+		}
+		for _, ev := range events {
+			if s.visible(ev.Stream) {
+				out = append(out, s.show(ev))
+				if limit > 0 && len(out) == limit {
+					return out, nil
+				}
+			}
+		}
+		if len(events) < page {
+			return out, nil
+		}
+		p = events[len(events)-1].Position
+	}
+}
+
 // Head implements eventstore.Store: the position of the last event of the
 // view, looked for backwards from the inner head (whose positions are
 // dense, so the emulation may count on them).

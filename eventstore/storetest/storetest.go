@@ -75,6 +75,7 @@ func Run(t *testing.T, h Harness) {
 		{"Reopen", testReopen},
 		{"InvalidPosition", testInvalidPosition},
 		{"OneView", testOneView},
+		{"ReadFiltered", testReadFiltered},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

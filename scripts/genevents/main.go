@@ -48,10 +48,6 @@ func run() error {
 	}
 	defer store.Close() //nolint:errcheck // reported below through the writes
 	ctx := context.Background()
-	meta, err := json.Marshal(domain.Metadata{CorrelationID: "genevents", CausationID: "genevents", Schema: domain.SchemaVersion})
-	if err != nil {
-		return err
-	}
 	var written atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -60,7 +56,7 @@ func run() error {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(*seed, uint64(w)))
 			for written.Load() < *total {
-				n, err := writeOrder(ctx, store, rng, meta)
+				n, err := writeOrder(ctx, store, rng)
 				if err != nil {
 					errs <- err
 					return
@@ -80,8 +76,10 @@ func run() error {
 }
 
 // writeOrder runs one order's life through Decide and appends each command's
-// events, plus sometimes a stock receipt. It returns the events written.
-func writeOrder(ctx context.Context, store eventstore.Store, rng *rand.Rand, meta []byte) (int, error) {
+// events, plus sometimes a stock receipt. Each order is a flow of its own
+// (correlation_id flow-<order id>), each command a request (causation_id).
+// It returns the events written.
+func writeOrder(ctx context.Context, store eventstore.Store, rng *rand.Rand) (int, error) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(300*24)) * time.Hour)
 	sku := func() string { return fmt.Sprintf("SKU-%03d", rng.IntN(200)) }
 	cmds := []domain.Command{domain.PlaceOrder{ID: uuid.NewString(), CustomerID: fmt.Sprintf("c-%d", rng.IntN(10000)),
@@ -92,7 +90,15 @@ func writeOrder(ctx context.Context, store eventstore.Store, rng *rand.Rand, met
 	var order domain.Order
 	written := 0
 	stream := domain.OrderStream(cmds[0].(domain.PlaceOrder).ID)
+	flow := "flow-" + cmds[0].(domain.PlaceOrder).ID
+	newMeta := func() ([]byte, error) {
+		return json.Marshal(domain.Metadata{CorrelationID: flow, CausationID: uuid.NewString(), Schema: domain.SchemaVersion})
+	}
 	apply := func(cmd domain.Command) error {
+		meta, err := newMeta()
+		if err != nil {
+			return err
+		}
 		events, err := domain.Decide(order, cmd, now)
 		if err != nil {
 			return nil // e.g. a duplicate SKU at another price: skip the command
@@ -147,6 +153,10 @@ func writeOrder(ctx context.Context, store eventstore.Store, rng *rand.Rand, met
 			return written, err
 		}
 		typ, payload, err := domain.Encode(events[0])
+		if err != nil {
+			return written, err
+		}
+		meta, err := newMeta()
 		if err != nil {
 			return written, err
 		}

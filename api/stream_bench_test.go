@@ -1,0 +1,103 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orderstore/orderstore/api"
+	"github.com/orderstore/orderstore/eventstore/embedded"
+	"github.com/orderstore/orderstore/orders"
+)
+
+// BenchmarkStreamFanout measures POST /orders (64 clients) with 0 and with
+// 50 clients following GET /events/stream, and checks that every stream
+// client got every event, once, in order:
+//
+//	go test -run '^$' -bench StreamFanout -benchtime 20000x ./api/
+func BenchmarkStreamFanout(b *testing.B) {
+	for _, followers := range []int{0, 50} {
+		b.Run("followers="+strconv.Itoa(followers), func(b *testing.B) {
+			store, err := embedded.Open(b.TempDir(), embedded.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				if err := store.Close(); err != nil {
+					b.Error(err)
+				}
+			}()
+			h := api.New(api.Config{Store: store, Orders: orders.New(store, orders.Options{})}).Handler()
+			streams := httptest.NewServer(h)
+			defer streams.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			counts := make([]int, followers)
+			var (
+				wg     sync.WaitGroup
+				opened sync.WaitGroup
+			)
+			for i := range followers {
+				opened.Add(1)
+				wg.Go(func() {
+					req, _ := http.NewRequestWithContext(ctx, "GET", streams.URL+"/events/stream", nil) //nolint:errcheck // a constant URL
+					res, err := http.DefaultClient.Do(req)
+					opened.Done()
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					defer res.Body.Close() //nolint:errcheck // benchmark
+					sc := bufio.NewScanner(res.Body)
+					sc.Buffer(make([]byte, 64<<10), 1<<20)
+					var last uint64
+					for sc.Scan() {
+						line := sc.Text()
+						if id, ok := strings.CutPrefix(line, "id: "); ok {
+							p, err := strconv.ParseUint(id, 10, 64)
+							if err != nil || p <= last {
+								b.Errorf("follower %d: id %q after %d", i, id, last)
+								return
+							}
+							last = p
+							counts[i]++
+							if counts[i] == b.N {
+								return
+							}
+						}
+						if strings.HasPrefix(line, "event: cutoff") {
+							b.Errorf("follower %d cut off after %d events", i, counts[i])
+							return
+						}
+					}
+				})
+			}
+			opened.Wait()
+			start := time.Now()
+			runLoad(b, h, 64, http.StatusCreated)
+			// Every follower has every event, or the run is a failure.
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				cancel()
+				<-done
+			}
+			for i, n := range counts {
+				if n != b.N {
+					b.Errorf("follower %d got %d of %d events", i, n, b.N)
+				}
+			}
+			if followers > 0 {
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s-to-all")
+			}
+		})
+	}
+}
