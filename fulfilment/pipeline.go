@@ -13,8 +13,8 @@ import (
 // hash of their ID, so that one order's events are handled in turn and
 // many orders at once; each worker queues up to pipelineQueue events.
 const (
-	pipelineWorkers = 1024
-	pipelineQueue   = 32
+	pipelineWorkers = 256
+	pipelineQueue   = 256
 )
 
 // checkpointEvery is how often the pipeline saves its checkpoint at most:
