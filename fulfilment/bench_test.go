@@ -25,7 +25,7 @@ const (
 
 // benchStore opens an embedded store in a temporary directory with stock
 // for every bench SKU.
-func benchStore(b *testing.B) (eventstore.Store, string) {
+func benchStore(b *testing.B) (*embedded.Store, string) {
 	b.Helper()
 	dir := b.TempDir()
 	store, err := embedded.Open(filepath.Join(dir, "store"), embedded.Options{})
@@ -120,7 +120,8 @@ func watchReserved(ctx context.Context, store eventstore.Store, want int) *reser
 
 // BenchmarkFulfilment measures the saga on the embedded store: orders
 // placed by 64 clients until all are reserved, as a ratio of the placement
-// throughput under the track policy in the same run; and, placing 1,000
+// throughput under the track policy in the same run, with the store's
+// commits (one fsync each) per second and events per commit; and, placing 1,000
 // orders/s, the latency from the placement's answer to the order's
 // OrderStockReserved in $all. Run it alone (the figures are throughputs):
 //
@@ -131,7 +132,9 @@ func BenchmarkFulfilment(b *testing.B) {
 		for b.Loop() {
 			store, _ := benchStore(b)
 			track := orders.New(store, orders.Options{})
+			trackCommits := store.Stats().Commits.Load()
 			trackTime := placeAll(b, track, "track", orders64)
+			trackCommits = store.Stats().Commits.Load() - trackCommits
 
 			ctx, cancel := context.WithCancel(b.Context())
 			w := watchReserved(ctx, store, orders64)
@@ -149,6 +152,7 @@ func BenchmarkFulfilment(b *testing.B) {
 			}
 			catchUp := time.Since(start)
 			reserve := orders.New(store, orders.Options{ReserveStock: true})
+			commits, events := store.Stats().Commits.Load(), store.Stats().Events.Load()
 			start = time.Now()
 			placeTime := placeAll(b, reserve, "reserve", orders64)
 			select {
@@ -157,6 +161,7 @@ func BenchmarkFulfilment(b *testing.B) {
 				b.Fatal("orders not all reserved")
 			}
 			reserveTime := time.Since(start)
+			commits, events = store.Stats().Commits.Load()-commits, store.Stats().Events.Load()-events
 			cancel()
 			<-done
 			trackRate := float64(orders64) / trackTime.Seconds()
@@ -166,6 +171,9 @@ func BenchmarkFulfilment(b *testing.B) {
 			b.ReportMetric(reserveRate, "reserved_orders/s")
 			b.ReportMetric(reserveRate/trackRate, "ratio")
 			b.ReportMetric(catchUp.Seconds()*1000, "catchup_ms")
+			b.ReportMetric(float64(commits)/reserveTime.Seconds(), "commits/s")
+			b.ReportMetric(float64(events)/float64(commits), "events/commit")
+			b.ReportMetric(float64(orders64)/float64(trackCommits), "track_events/commit")
 		}
 	})
 	b.Run("Latency1000", func(b *testing.B) {
