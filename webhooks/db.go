@@ -48,7 +48,7 @@ type db struct {
 // statements are the delivery writes, prepared once on the write
 // connection.
 type statements struct {
-	recordFirst, attempt, insert, checkpoint *sql.Stmt
+	recordFirst, attempt, insert, checkpoint, endpointExists *sql.Stmt
 }
 
 func (d *db) prepare() (err error) {
@@ -73,7 +73,8 @@ func (d *db) prepare() (err error) {
 		insert: prep(`INSERT INTO deliveries
 			(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, attempts, next_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`),
-		checkpoint: prep(`UPDATE endpoints SET checkpoint = ? WHERE id = ?`),
+		checkpoint:     prep(`UPDATE endpoints SET checkpoint = ? WHERE id = ?`),
+		endpointExists: prep(`SELECT 1 FROM endpoints WHERE id = ?`),
 	}
 	return err
 }
@@ -184,7 +185,7 @@ COMMIT;`, applicationID, schemaVersion))
 
 func (d *db) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{d.stmts.recordFirst, d.stmts.attempt, d.stmts.insert, d.stmts.checkpoint} {
+	for _, st := range []*sql.Stmt{d.stmts.recordFirst, d.stmts.attempt, d.stmts.insert, d.stmts.checkpoint, d.stmts.endpointExists} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -390,6 +390,11 @@ func (n *Notifier) commitLoop(ctx context.Context) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		errs := make([]error, len(batch))
 		err := n.db.inTx(wctx, func(tx *sql.Tx) error {
+			if len(batch) == 1 {
+				// Alone in its transaction, a write needs no savepoint.
+				errs[0] = batch[0].fn(wctx, tx)
+				return errs[0]
+			}
 			for i, req := range batch {
 				if _, err := tx.ExecContext(wctx, `SAVEPOINT write`); err != nil {
 					return err

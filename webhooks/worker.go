@@ -169,6 +169,22 @@ type commitDone struct {
 func (w *worker) run(ctx context.Context) {
 	n := w.n
 	sent := make(chan result, n.concurrency)
+	// Senders, one per slot, live as long as the worker: a goroutine per
+	// attempt would grow a new stack for every HTTP exchange.
+	type job struct {
+		url  string
+		keys signingKeys
+		it   *item
+	}
+	jobs := make(chan job, n.concurrency)
+	defer close(jobs) // after the deferred wait for the attempts in flight
+	for range n.concurrency {
+		go func() {
+			for j := range jobs {
+				sent <- w.send(ctx, j.url, j.keys, j.it)
+			}
+		}()
+	}
 	committed := make(chan commitDone, 1)
 	sends, committing := 0, false
 	w.inflight = map[uint64]string{}
@@ -200,13 +216,14 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}()
 	delay := 100 * time.Millisecond
+	timer := time.NewTimer(forever)
+	defer timer.Stop()
 	for {
 		var wait time.Duration
 		if err := w.step(ctx, &committing, committed, func(it *item, ep row) {
 			w.inflight[it.position] = it.stream
 			sends++
-			keys := w.keys
-			go func() { sent <- w.send(ctx, ep.URL, keys, it) }()
+			jobs <- job{url: ep.URL, keys: w.keys, it: it}
 		}, &wait); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				w.logger.Debug("endpoint gone; worker stops")
@@ -221,10 +238,9 @@ func (w *worker) run(ctx context.Context) {
 		} else {
 			delay = 100 * time.Millisecond
 		}
-		timer := time.NewTimer(wait)
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-w.kick:
 			w.caughtUp = false
@@ -373,6 +389,9 @@ func (w *worker) fill(ctx context.Context) error {
 	room := w.n.window - len(w.items)
 	if w.ep.State != StateActive || room <= 0 || w.caughtUp {
 		return nil
+	}
+	if len(w.items) >= 2*w.n.concurrency && room < w.n.window/4 {
+		return nil // enough to send meanwhile: read the log in larger batches
 	}
 	events, err := w.n.store.ReadAll(ctx, w.readPos, room)
 	if err != nil {
@@ -543,7 +562,7 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 	if len(added) > 0 || slices.ContainsFunc(outs, func(o outcome) bool { return o.it != nil }) {
 		// Rows of a deleted endpoint would break its foreign key.
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM endpoints WHERE id = ?`, w.id).Scan(&one)
+		err := tx.StmtContext(ctx, st.endpointExists).QueryRowContext(ctx, w.id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("endpoint %s: %w", w.id, ErrNotFound)
 		}
@@ -552,6 +571,7 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 		}
 	}
 	delivered := 0
+	var recordFirst, attempt *sql.Stmt
 	for _, o := range outs {
 		var next any
 		if o.state == DeliveryFailed || o.state == DeliveryPending {
@@ -568,10 +588,16 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 			if dropBody {
 				body = nil
 			}
-			_, err = tx.StmtContext(ctx, st.recordFirst).ExecContext(ctx, w.id, int64(it.position), it.id, it.eventID, it.eventType,
+			if recordFirst == nil {
+				recordFirst = tx.StmtContext(ctx, st.recordFirst)
+			}
+			_, err = recordFirst.ExecContext(ctx, w.id, int64(it.position), it.id, it.eventID, it.eventType,
 				it.stream, millis(it.recordedAt), body, string(o.state), "["+string(o.attempt)+"]", next)
 		} else {
-			_, err = tx.StmtContext(ctx, st.attempt).ExecContext(ctx, string(o.state), next, maxAttempts, string(o.attempt),
+			if attempt == nil {
+				attempt = tx.StmtContext(ctx, st.attempt)
+			}
+			_, err = attempt.ExecContext(ctx, string(o.state), next, maxAttempts, string(o.attempt),
 				dropBody, w.id, int64(o.position))
 		}
 		if err != nil {
