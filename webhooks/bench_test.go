@@ -210,8 +210,8 @@ func BenchmarkLatency(b *testing.B) {
 const benchConcurrency = 32
 
 // BenchmarkBacklogMemory keeps a receiver down (503) while 100,000 events
-// pile up, and reports the heap before and after, and the deliveries the
-// endpoint holds: its window, not the backlog.
+// pile up, and reports the heap and the resident set before and after,
+// and the deliveries the endpoint holds: its window, not the backlog.
 func BenchmarkBacklogMemory(b *testing.B) {
 	dir := b.TempDir()
 	store := openEmbedded(b, dir)
@@ -233,7 +233,7 @@ func BenchmarkBacklogMemory(b *testing.B) {
 		runtime.ReadMemStats(&ms)
 		return float64(ms.HeapInuse) / (1 << 20)
 	}
-	before := heap()
+	before, rssBefore := heap(), rssMiB()
 	b.ResetTimer()
 	for range b.N {
 		const orders, batches, each = 1000, 10, 10 // 100,000 events
@@ -263,5 +263,7 @@ func BenchmarkBacklogMemory(b *testing.B) {
 	})
 	b.ReportMetric(before, "heap_before_MiB")
 	b.ReportMetric(heap(), "heap_after_MiB")
+	b.ReportMetric(rssBefore, "rss_before_MiB")
+	b.ReportMetric(rssMiB(), "rss_after_MiB")
 	b.ReportMetric(float64(len(deliveriesOf(b, n, ep.ID, ""))), "deliveries_held")
 }

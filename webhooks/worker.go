@@ -304,6 +304,7 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 		return nil
 	}
 	now := w.n.now()
+	full := false // a due delivery waits for a slot
 	if w.busy == nil {
 		w.busy = make(map[string]bool, w.n.window)
 	}
@@ -313,8 +314,8 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 		busy[s] = true
 	}
 	for _, it := range w.items {
-		if len(w.inflight) >= w.n.concurrency && *wait == 0 {
-			break // nothing more can start, and the next due time is now
+		if full && len(w.inflight) >= w.n.concurrency {
+			break // nothing more can start: a slot freeing wakes the worker
 		}
 		if busy[it.stream] {
 			continue // an earlier event of its stream is not done yet
@@ -325,13 +326,10 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 			continue
 		}
 		if len(w.inflight) >= w.n.concurrency {
-			*wait = 0 // woken when a slot frees; due now
+			full = true // woken when a slot frees
 			continue
 		}
 		start(it, w.ep)
-	}
-	if *wait == 0 {
-		*wait = forever // a slot freeing wakes the worker
 	}
 	return nil
 }
@@ -390,8 +388,18 @@ func (w *worker) fill(ctx context.Context) error {
 	if w.ep.State != StateActive || room <= 0 || w.caughtUp {
 		return nil
 	}
-	if len(w.items) >= 2*w.n.concurrency && room < w.n.window/4 {
-		return nil // enough to send meanwhile: read the log in larger batches
+	if room < w.n.window/4 {
+		// Read the log in larger batches, unless the deliveries to send
+		// run low.
+		fresh := 0
+		for _, it := range w.items {
+			if _, sent := w.inflight[it.position]; !it.recorded && !sent {
+				fresh++
+			}
+		}
+		if fresh >= 2*w.n.concurrency {
+			return nil
+		}
 	}
 	events, err := w.n.store.ReadAll(ctx, w.readPos, room)
 	if err != nil {
