@@ -726,15 +726,7 @@ func (n *Notifier) Retry(ctx context.Context, id, deliveryID string) error {
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM deliveries WHERE endpoint = ? AND id = ?`, id, deliveryID).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
-			// A pending delivery may have no row yet.
-			held, err := n.unrecorded(ctx, id)
-			if err != nil {
-				return err
-			}
-			if slices.ContainsFunc(held, func(it item) bool { return it.id == deliveryID }) {
-				return fmt.Errorf("delivery %s is %s: %w", deliveryID, DeliveryPending, ErrNotRetryable)
-			}
-			return fmt.Errorf("delivery %s: %w", deliveryID, ErrNotFound)
+			return errNoRow
 		}
 		if err != nil {
 			return err
@@ -750,12 +742,27 @@ func (n *Notifier) Retry(ctx context.Context, id, deliveryID string) error {
 		}
 		return err
 	})
+	if errors.Is(err, errNoRow) {
+		// A pending delivery may have no row yet: the worker is asked
+		// outside the transaction (its last write may be waiting for it).
+		held, err := n.unrecorded(ctx, id)
+		if err != nil {
+			return fmt.Errorf("retry delivery: %w", err)
+		}
+		if slices.ContainsFunc(held, func(it item) bool { return it.id == deliveryID }) {
+			return fmt.Errorf("retry delivery: delivery %s is %s: %w", deliveryID, DeliveryPending, ErrNotRetryable)
+		}
+		return fmt.Errorf("retry delivery: delivery %s: %w", deliveryID, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("retry delivery: %w", err)
 	}
 	n.changed(id)
 	return nil
 }
+
+// errNoRow tells Retry that the delivery has no row.
+var errNoRow = errors.New("no delivery row")
 
 // RetryDead gives every dead delivery of endpoint id one more attempt, and
 // returns how many there were.
