@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,12 +37,19 @@ func fillOrders(tb testing.TB, store eventstore.Store, orders, each int) {
 // BenchmarkDeliver measures deliveries per second of a backlog to local
 // receivers (keep-alive), with 1 and 10 endpoints, against the rate at
 // which the same receiver takes the same POSTs from a trivial client with
-// as many connections (trivial_per_s), in the same run: ratio is
-// deliveries/s over trivial_per_s.
+// as many connections (trivial_per_s). Each iteration is a round of both,
+// one after the other, so that the machine's drift hits both alike: ratio
+// is the median over the rounds of deliveries/s over trivial_per_s, with
+// ratio_min and ratio_max. The CPU time of the process per delivery and
+// per trivial POST (the receiver's included in both) is steadier than
+// rates on a loaded machine: cpu_ratio is the trivial POST's over the
+// delivery's (median, min, max).
 func BenchmarkDeliver(b *testing.B) {
 	for _, endpoints := range []int{1, 10} {
 		b.Run(fmt.Sprintf("endpoints=%d", endpoints), func(b *testing.B) {
 			const orders, each = 500, 4
+			total := orders * each * endpoints
+			posts := max(total, 10_000)
 			dir := b.TempDir()
 			store := openEmbedded(b, dir)
 			fillOrders(b, store, orders, each)
@@ -51,11 +59,13 @@ func BenchmarkDeliver(b *testing.B) {
 				got.Add(1)
 			}))
 			b.Cleanup(rcv.Close)
-			trivial := trivialRate(b, rcv.URL, benchConcurrency*endpoints, 20_000)
-			got.Store(0)
+			var rates, trivials, ratios, cpus, trivialCPUs, cpuRatios []float64
 			b.ResetTimer()
-			var elapsed time.Duration
 			for range b.N {
+				cpu0 := cpuTime()
+				trivial := trivialRate(b, rcv.URL, benchConcurrency*endpoints, posts)
+				trivialCPU := float64((cpuTime() - cpu0).Microseconds()) / float64(posts)
+
 				n := openNotifier(b, b.TempDir(), store, Options{Key: testKey, AllowPrivate: true, Concurrency: benchConcurrency})
 				for range endpoints {
 					if _, err := n.Create(b.Context(), NewEndpoint{URL: rcv.URL, FromPosition: u64(0)}); err != nil {
@@ -63,17 +73,28 @@ func BenchmarkDeliver(b *testing.B) {
 					}
 				}
 				got.Store(0)
-				start := time.Now()
+				start, cpu0 := time.Now(), cpuTime()
 				stop := run(b, n)
-				want := int64(orders * each * endpoints)
-				waitFor(b, "the backlog delivered", nil, func() bool { return got.Load() >= want })
-				elapsed += time.Since(start)
+				waitFor(b, "the backlog delivered", nil, func() bool { return got.Load() >= int64(total) })
+				elapsed, cpu := time.Since(start), cpuTime()-cpu0
 				stop()
+
+				rate := float64(total) / elapsed.Seconds()
+				perDelivery := float64(cpu.Microseconds()) / float64(total)
+				rates, trivials, ratios = append(rates, rate), append(trivials, trivial), append(ratios, rate/trivial)
+				cpus, trivialCPUs = append(cpus, perDelivery), append(trivialCPUs, trivialCPU)
+				cpuRatios = append(cpuRatios, trivialCPU/perDelivery)
 			}
-			rate := float64(orders*each*endpoints*b.N) / elapsed.Seconds()
-			b.ReportMetric(rate, "deliveries/s")
-			b.ReportMetric(trivial, "trivial_per_s")
-			b.ReportMetric(rate/trivial, "ratio")
+			b.ReportMetric(median(rates), "deliveries/s")
+			b.ReportMetric(median(trivials), "trivial_per_s")
+			b.ReportMetric(median(ratios), "ratio")
+			b.ReportMetric(slices.Min(ratios), "ratio_min")
+			b.ReportMetric(slices.Max(ratios), "ratio_max")
+			b.ReportMetric(median(cpus), "cpu_us/delivery")
+			b.ReportMetric(median(trivialCPUs), "cpu_us/trivial")
+			b.ReportMetric(median(cpuRatios), "cpu_ratio")
+			b.ReportMetric(slices.Min(cpuRatios), "cpu_ratio_min")
+			b.ReportMetric(slices.Max(cpuRatios), "cpu_ratio_max")
 		})
 	}
 }
@@ -190,8 +211,8 @@ func BenchmarkLatency(b *testing.B) {
 const benchConcurrency = 32
 
 // BenchmarkBacklogMemory keeps a receiver down (503) while 100,000 events
-// pile up, and reports the heap before and after, and the deliveries the
-// endpoint holds: its window, not the backlog.
+// pile up, and reports the heap and the resident set before and after,
+// and the deliveries the endpoint holds: its window, not the backlog.
 func BenchmarkBacklogMemory(b *testing.B) {
 	dir := b.TempDir()
 	store := openEmbedded(b, dir)
@@ -207,13 +228,15 @@ func BenchmarkBacklogMemory(b *testing.B) {
 		b.Fatal(err)
 	}
 	run(b, n)
+	// Both after a collection that returns freed memory to the system:
+	// what is left is what is held.
 	heap := func() float64 {
-		runtime.GC()
+		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		return float64(ms.HeapInuse) / (1 << 20)
 	}
-	before := heap()
+	before, rssBefore := heap(), rssMiB()
 	b.ResetTimer()
 	for range b.N {
 		const orders, batches, each = 1000, 10, 10 // 100,000 events
@@ -243,5 +266,7 @@ func BenchmarkBacklogMemory(b *testing.B) {
 	})
 	b.ReportMetric(before, "heap_before_MiB")
 	b.ReportMetric(heap(), "heap_after_MiB")
+	b.ReportMetric(rssBefore, "rss_before_MiB")
+	b.ReportMetric(rssMiB(), "rss_after_MiB")
 	b.ReportMetric(float64(len(deliveriesOf(b, n, ep.ID, ""))), "deliveries_held")
 }

@@ -48,7 +48,7 @@ type db struct {
 // statements are the delivery writes, prepared once on the write
 // connection.
 type statements struct {
-	firstAttempt, attempt, insert, checkpoint *sql.Stmt
+	recordFirst, attempt, insert, checkpoint, endpointExists *sql.Stmt
 }
 
 func (d *db) prepare() (err error) {
@@ -61,15 +61,20 @@ func (d *db) prepare() (err error) {
 		return st
 	}
 	d.stmts = statements{
-		firstAttempt: prep(`UPDATE deliveries SET state = ?, next_at = ?, manual = 0, attempts = ?,
-			body = CASE WHEN ? THEN NULL ELSE body END WHERE endpoint = ? AND position = ?`),
+		// A delivery's first outcome writes its row, whole: a delivered
+		// one without its body. (A conflict means the row was written
+		// already; that write stands.)
+		recordFirst: prep(`INSERT INTO deliveries
+			(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, attempts, next_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 		attempt: prep(`UPDATE deliveries SET state = ?, next_at = ?, manual = 0,
 			attempts = json_insert(CASE WHEN json_array_length(attempts) >= ? THEN json_remove(attempts, '$[0]') ELSE attempts END, '$[#]', json(?)),
 			body = CASE WHEN ? THEN NULL ELSE body END WHERE endpoint = ? AND position = ?`),
 		insert: prep(`INSERT INTO deliveries
 			(endpoint, position, id, event_id, event_type, stream, recorded_at, body, state, attempts, next_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?) ON CONFLICT DO NOTHING`),
-		checkpoint: prep(`UPDATE endpoints SET checkpoint = ? WHERE id = ?`),
+		checkpoint:     prep(`UPDATE endpoints SET checkpoint = ? WHERE id = ?`),
+		endpointExists: prep(`SELECT 1 FROM endpoints WHERE id = ?`),
 	}
 	return err
 }
@@ -180,7 +185,7 @@ COMMIT;`, applicationID, schemaVersion))
 
 func (d *db) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{d.stmts.firstAttempt, d.stmts.attempt, d.stmts.insert, d.stmts.checkpoint} {
+	for _, st := range []*sql.Stmt{d.stmts.recordFirst, d.stmts.attempt, d.stmts.insert, d.stmts.checkpoint, d.stmts.endpointExists} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

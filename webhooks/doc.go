@@ -13,13 +13,16 @@
 // # Delivery
 //
 // Each endpoint has a worker. It takes the events after its checkpoint
-// from the log into delivery rows and advances the checkpoint in the same
-// transaction, up to a bounded window of undelivered rows: however long a
-// receiver is down, the rest waits in the log, not in memory. Deliveries of
-// one stream go one at a time in stream order; different streams go
-// concurrently, up to Options.Concurrency per endpoint. An attempt's
-// outcome commits before the delivery counts as done, so a crash re-sends
-// at most the attempts that were in flight, with the same webhook-id.
+// from the log into memory, up to a bounded window of undelivered
+// deliveries: however long a receiver is down, the rest waits in the log.
+// A delivery's row is written once, with its first outcome, and the
+// checkpoint moves in the same transaction, never past a delivery without
+// a row; after a crash the events after the checkpoint are read again and
+// those with a row are skipped. Deliveries of one stream go one at a time
+// in stream order; different streams go concurrently, up to
+// Options.Concurrency per endpoint. An attempt's outcome commits before the
+// delivery counts as done, so a crash re-sends at most the attempts that
+// were in flight, with the same webhook-id.
 //
 // A dead-lettered delivery does not hold its stream: the stream's later
 // events are delivered after it is dead, and a retry by hand delivers the

@@ -107,7 +107,7 @@ func TestTarget_Private(t *testing.T) {
 		t.Error("a guarded client reached a loopback server")
 	}))
 	t.Cleanup(srv.Close)
-	c := newClient(false)
+	c := newClient(false, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), nil)

@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -8,8 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,7 +82,6 @@ type Notifier struct {
 	store    eventstore.Store
 	db       *db
 	sealer   *sealer
-	client   *http.Client
 	logger   *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
@@ -139,7 +139,7 @@ func Open(dir string, store eventstore.Store, opts Options) (_ *Notifier, err er
 		return nil, err
 	}
 	n := &Notifier{
-		store: store, db: d, sealer: s, client: newClient(opts.AllowPrivate),
+		store: store, db: d, sealer: s,
 		logger: opts.Logger, now: opts.Now, resolver: opts.Resolver,
 		schedule: opts.RetrySchedule, timeout: opts.Timeout, allowPrivate: opts.AllowPrivate,
 		concurrency: opts.Concurrency, window: opts.Window, grace: opts.RotationGrace,
@@ -209,7 +209,6 @@ func (n *Notifier) Close() error {
 	}
 	n.closed = true
 	n.mu.Unlock()
-	n.client.CloseIdleConnections()
 	return n.db.close()
 }
 
@@ -295,7 +294,8 @@ func (n *Notifier) syncWorkers(ctx context.Context, wg *sync.WaitGroup) error {
 		if n.workers[id] == nil {
 			wctx, cancel := context.WithCancel(ctx)
 			w := &worker{n: n, id: id, kick: make(chan struct{}, 1), cancel: cancel,
-				logger: n.logger.With("endpoint", id)}
+				logger: n.logger.With("endpoint", id), client: newClient(n.allowPrivate, n.concurrency),
+				peek: make(chan chan []item), done: make(chan struct{})}
 			n.workers[id] = w
 			wg.Go(func() { w.run(wctx) })
 		}
@@ -390,6 +390,11 @@ func (n *Notifier) commitLoop(ctx context.Context) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		errs := make([]error, len(batch))
 		err := n.db.inTx(wctx, func(tx *sql.Tx) error {
+			if len(batch) == 1 {
+				// Alone in its transaction, a write needs no savepoint.
+				errs[0] = batch[0].fn(wctx, tx)
+				return errs[0]
+			}
 			for i, req := range batch {
 				if _, err := tx.ExecContext(wctx, `SAVEPOINT write`); err != nil {
 					return err
@@ -599,6 +604,15 @@ func (n *Notifier) Deliveries(ctx context.Context, id string, f DeliveryFilter) 
 	if _, err := loadEndpoint(ctx, n.db.read, id); err != nil {
 		return DeliveryPage{}, err
 	}
+	// Pending deliveries without a row yet are in the worker's memory;
+	// asked first, so that one written meanwhile shows once, as its row.
+	var unrecorded []item
+	if f.State == "" || f.State == DeliveryPending {
+		var err error
+		if unrecorded, err = n.unrecorded(ctx, id); err != nil {
+			return DeliveryPage{}, fmt.Errorf("list deliveries: %w", err)
+		}
+	}
 	q := `SELECT id, event_id, event_type, stream, position, state, attempts, next_at FROM deliveries WHERE endpoint = ? AND position > ?`
 	args := []any{id, int64(f.After)}
 	if f.State != "" {
@@ -636,12 +650,56 @@ func (n *Notifier) Deliveries(ctx context.Context, id string, f DeliveryFilter) 
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return DeliveryPage{}, fmt.Errorf("list deliveries: %w", err)
 	}
+	if len(unrecorded) > 0 {
+		rowed := make(map[uint64]bool, len(page.Deliveries))
+		for _, d := range page.Deliveries {
+			rowed[d.Position] = true
+		}
+		for _, it := range unrecorded {
+			if it.position <= f.After || rowed[it.position] {
+				continue
+			}
+			next := it.nextAt
+			page.Deliveries = append(page.Deliveries, Delivery{ID: it.id, EventID: it.eventID, EventType: it.eventType,
+				Stream: it.stream, Position: it.position, State: DeliveryPending, Attempts: []Attempt{}, NextAttemptAt: &next})
+		}
+		slices.SortFunc(page.Deliveries, func(a, b Delivery) int { return cmp.Compare(a.Position, b.Position) })
+		if len(page.Deliveries) > f.Limit+1 {
+			page.Deliveries = page.Deliveries[:f.Limit+1]
+		}
+	}
 	if len(page.Deliveries) > f.Limit {
 		page.Deliveries = page.Deliveries[:f.Limit]
 		next := page.Deliveries[f.Limit-1].Position
 		page.Next = &next
 	}
 	return page, nil
+}
+
+// unrecorded returns the deliveries of endpoint id that its worker took
+// from the log and that have no row yet (pending: not yet attempted, or
+// their first attempt in flight); none when Run does not run.
+func (n *Notifier) unrecorded(ctx context.Context, id string) ([]item, error) {
+	n.mu.Lock()
+	w := n.workers[id]
+	n.mu.Unlock()
+	if w == nil {
+		return nil, nil
+	}
+	reply := make(chan []item, 1)
+	select {
+	case w.peek <- reply:
+	case <-w.done:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case items := <-reply:
+		return items, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func validState(s DeliveryState) bool {
@@ -668,7 +726,7 @@ func (n *Notifier) Retry(ctx context.Context, id, deliveryID string) error {
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM deliveries WHERE endpoint = ? AND id = ?`, id, deliveryID).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %s: %w", deliveryID, ErrNotFound)
+			return errNoRow
 		}
 		if err != nil {
 			return err
@@ -684,12 +742,27 @@ func (n *Notifier) Retry(ctx context.Context, id, deliveryID string) error {
 		}
 		return err
 	})
+	if errors.Is(err, errNoRow) {
+		// A pending delivery may have no row yet: the worker is asked
+		// outside the transaction (its last write may be waiting for it).
+		held, err := n.unrecorded(ctx, id)
+		if err != nil {
+			return fmt.Errorf("retry delivery: %w", err)
+		}
+		if slices.ContainsFunc(held, func(it item) bool { return it.id == deliveryID }) {
+			return fmt.Errorf("retry delivery: delivery %s is %s: %w", deliveryID, DeliveryPending, ErrNotRetryable)
+		}
+		return fmt.Errorf("retry delivery: delivery %s: %w", deliveryID, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("retry delivery: %w", err)
 	}
 	n.changed(id)
 	return nil
 }
+
+// errNoRow tells Retry that the delivery has no row.
+var errNoRow = errors.New("no delivery row")
 
 // RetryDead gives every dead delivery of endpoint id one more attempt, and
 // returns how many there were.

@@ -124,12 +124,15 @@ func guardControl(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// newClient returns the client deliveries are sent with: no proxy from the
-// environment (it would dial for us, unchecked), no redirects followed
-// (a 3xx answer is a failed attempt), keep-alive connections reused, and,
+// newClient returns the client an endpoint's deliveries are sent with: no
+// proxy from the environment (it would dial for us, unchecked), no
+// redirects followed (a 3xx answer is a failed attempt), up to conns
+// keep-alive connections kept for reuse (the endpoint's attempts in
+// flight: fewer would close and dial connections all the time), and,
 // unless allowPrivate, internal addresses refused at connect time. Each
-// attempt's timeout comes from its context.
-func newClient(allowPrivate bool) *http.Client {
+// attempt's timeout comes from its context. Each endpoint has its own, so
+// endpoints on one host do not share, or fight over, one pool.
+func newClient(allowPrivate bool, conns int) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = guardControl
@@ -138,8 +141,8 @@ func newClient(allowPrivate bool) *http.Client {
 		Proxy:                  nil,
 		DialContext:            d.DialContext,
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           256,
-		MaxIdleConnsPerHost:    32,
+		MaxIdleConns:           conns,
+		MaxIdleConnsPerHost:    conns,
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    10 * time.Second,
 		ExpectContinueTimeout:  time.Second,

@@ -46,15 +46,22 @@ func mkdir(dir string) error {
 
 // worker delivers to one endpoint. It keeps the endpoint's window (the
 // deliveries taken from the log and not yet delivered or dead, at most
-// Options.Window) in memory, as a cache of the database: the API's changes
-// (retries, pause, rotation) mark it dirty and it reloads.
+// Options.Window) in memory. A delivery gets its row in the database with
+// its first outcome, written once, whole (a delivered one without its
+// body): until then it lives in memory only, and the endpoint's checkpoint
+// stays before it, so a crash reads it from the log again. The rows of
+// deliveries still to be retried are the database's part of the window;
+// the API's changes (retries, pause, rotation) mark the worker dirty and
+// it reloads them, and reads the log again from the checkpoint.
 //
 // A delivery holds one of the endpoint's Concurrency slots from its send
 // until its outcome is committed, and its stream until then: so the
-// deliveries a crash can repeat are at most the slots, and an event is
-// sent only after every earlier one of its stream is delivered or dead.
-// Outcomes and new events commit through the notifier's committer, one
-// commit in flight per worker, while other streams keep being sent.
+// deliveries a crash can repeat are at most the slots (after a crash,
+// the events after the checkpoint that have a row are not sent again),
+// and an event is sent only after every earlier one of its stream is
+// delivered or dead. Outcomes and the checkpoint commit through the
+// notifier's committer, one commit in flight per worker, while other
+// streams keep being sent.
 type worker struct {
 	n      *Notifier
 	id     string
@@ -62,14 +69,24 @@ type worker struct {
 	cancel context.CancelFunc
 	logger *slog.Logger
 	dirty  atomic.Bool
+	client *http.Client
+	peek   chan chan []item // Deliveries asks for the deliveries without a row
+	done   chan struct{}    // closed when run returns
 
 	// Owned by run's goroutine.
 	ep       row
+	keys     signingKeys
 	items    []*item           // the window, in position order
 	index    map[uint64]*item  // items by position
 	inflight map[uint64]string // position → stream: sent, outcome not committed
 	results  []result          // attempts finished, outcome not committed
 	caughtUp bool              // the last read of the log found nothing more
+	readPos  uint64            // the last position read from the log
+	// rowsUpTo is, after a reload, the last position after the checkpoint
+	// that has a row (0 if none): events read from the log up to it may
+	// have been delivered already.
+	rowsUpTo uint64
+	busy     map[string]bool // step's scratch
 
 	// commitDelay and commitAfter back off commits after a failed one.
 	commitDelay time.Duration
@@ -94,6 +111,11 @@ type item struct {
 	manual     bool
 	tries      int
 	body       []byte
+	// recorded tells that the delivery has a row; one without has the
+	// position read from the log before it in prev: the checkpoint can
+	// move there, not further, until it has one.
+	recorded bool
+	prev     uint64
 }
 
 func (w *worker) wake() {
@@ -129,15 +151,16 @@ type outcome struct {
 	attempt  []byte    // the Attempt, JSON
 	gone     bool      // 410: the endpoint is disabled
 	tries    int
-	first    bool // the delivery's first attempt: its attempts are just this one
+	// it is the delivery when it has no row yet: this outcome writes it.
+	it *item
 }
 
 // commitDone reports a commit of the worker.
 type commitDone struct {
 	outcomes []outcome
-	results  int // how many of w.results it covered
-	added    []*item
-	position uint64 // the new checkpoint, 0 if unchanged
+	results  int     // how many of w.results it covered
+	added    []*item // deliveries given a pending row
+	position uint64  // the new checkpoint, 0 if unchanged
 	err      error
 }
 
@@ -146,10 +169,28 @@ type commitDone struct {
 func (w *worker) run(ctx context.Context) {
 	n := w.n
 	sent := make(chan result, n.concurrency)
+	// Senders, one per slot, live as long as the worker: a goroutine per
+	// attempt would grow a new stack for every HTTP exchange.
+	type job struct {
+		url  string
+		keys signingKeys
+		it   *item
+	}
+	jobs := make(chan job, n.concurrency)
+	defer close(jobs) // after the deferred wait for the attempts in flight
+	for range n.concurrency {
+		go func() {
+			for j := range jobs {
+				sent <- w.send(ctx, j.url, j.keys, j.it)
+			}
+		}()
+	}
 	committed := make(chan commitDone, 1)
 	sends, committing := 0, false
 	w.inflight = map[uint64]string{}
 	w.dirty.Store(true)
+	defer close(w.done)
+	defer w.client.CloseIdleConnections()
 	defer func() {
 		// Attempts that got their answer before the end are recorded, so
 		// that a clean stop re-sends only those it cut short.
@@ -165,18 +206,24 @@ func (w *worker) run(ctx context.Context) {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			outs := w.outcomes(w.results)
-			if err := n.db.inTx(rctx, func(tx *sql.Tx) error { return w.write(rctx, tx, outs, nil, 0) }); err != nil {
+			position := w.checkpoint(outs, nil)
+			if position <= w.ep.Position {
+				position = 0 // unchanged
+			}
+			if err := n.db.inTx(rctx, func(tx *sql.Tx) error { return w.write(rctx, tx, outs, nil, position) }); err != nil {
 				w.logger.Warn("recording the last attempts failed; they will be sent again", "err", err)
 			}
 		}
 	}()
 	delay := 100 * time.Millisecond
+	timer := time.NewTimer(forever)
+	defer timer.Stop()
 	for {
 		var wait time.Duration
 		if err := w.step(ctx, &committing, committed, func(it *item, ep row) {
 			w.inflight[it.position] = it.stream
 			sends++
-			go func() { sent <- w.send(ctx, ep, it) }()
+			jobs <- job{url: ep.URL, keys: w.keys, it: it}
 		}, &wait); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				w.logger.Debug("endpoint gone; worker stops")
@@ -191,13 +238,14 @@ func (w *worker) run(ctx context.Context) {
 		} else {
 			delay = 100 * time.Millisecond
 		}
-		timer := time.NewTimer(wait)
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-w.kick:
 			w.caughtUp = false
+		case reply := <-w.peek:
+			reply <- w.unrecorded()
 		case r := <-sent:
 			sends--
 			w.results = append(w.results, r)
@@ -230,10 +278,10 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// step reloads the cache if dirty, starts a commit of finished attempts
-// and new events of the log if none is in flight, and sends the
-// deliveries whose turn has come. It sets wait to the time until the next
-// due attempt.
+// step reloads the cache if dirty, takes events of the log into the
+// window, starts a commit of finished attempts (and of the checkpoint) if
+// none is in flight, and sends the deliveries whose turn has come. It
+// sets wait to the time until the next due attempt.
 func (w *worker) step(ctx context.Context, committing *bool, committed chan<- commitDone, start func(*item, row), wait *time.Duration) error {
 	*wait = forever
 	if !*committing && w.dirty.Swap(false) {
@@ -242,22 +290,33 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 			return err
 		}
 	}
+	if err := w.fill(ctx); err != nil {
+		return err
+	}
 	if !*committing {
 		if pause := w.commitAfter.Sub(w.n.now()); pause > 0 {
 			*wait = pause // after a failed commit
-		} else if err := w.startCommit(ctx, committing, committed); err != nil {
-			return err
+		} else {
+			w.startCommit(ctx, committing, committed)
 		}
 	}
 	if w.ep.State != StateActive {
 		return nil
 	}
 	now := w.n.now()
-	busy := make(map[string]bool, len(w.inflight))
+	full := false // a due delivery waits for a slot
+	if w.busy == nil {
+		w.busy = make(map[string]bool, w.n.window)
+	}
+	busy := w.busy
+	clear(busy)
 	for _, s := range w.inflight {
 		busy[s] = true
 	}
 	for _, it := range w.items {
+		if full && len(w.inflight) >= w.n.concurrency {
+			break // nothing more can start: a slot freeing wakes the worker
+		}
 		if busy[it.stream] {
 			continue // an earlier event of its stream is not done yet
 		}
@@ -267,20 +326,22 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 			continue
 		}
 		if len(w.inflight) >= w.n.concurrency {
-			continue // woken when a slot frees
+			full = true // woken when a slot frees
+			continue
 		}
 		start(it, w.ep)
 	}
 	return nil
 }
 
-// reload reads the endpoint and its window from the database.
+// reload reads the endpoint and the deliveries it has rows of still to be
+// sent from the database; the log is read again from the checkpoint.
 func (w *worker) reload(ctx context.Context) error {
 	ep, err := loadEndpoint(ctx, w.n.db.read, w.id)
 	if err != nil {
 		return err
 	}
-	rows, err := w.n.db.read.QueryContext(ctx, `SELECT position, id, stream, state, next_at, recorded_at, manual,
+	rows, err := w.n.db.read.QueryContext(ctx, `SELECT position, id, event_id, event_type, stream, state, next_at, recorded_at, manual,
 		json_array_length(attempts), body FROM deliveries
 		WHERE endpoint = ? AND state IN (?, ?) ORDER BY position`, w.id, string(DeliveryPending), string(DeliveryFailed))
 	if err != nil {
@@ -293,58 +354,141 @@ func (w *worker) reload(ctx context.Context) error {
 			pos, next, recAt int64
 			state            string
 		)
-		if err := rows.Scan(&pos, &it.id, &it.stream, &state, &next, &recAt, &it.manual, &it.tries, &it.body); err != nil {
+		if err := rows.Scan(&pos, &it.id, &it.eventID, &it.eventType, &it.stream, &state, &next, &recAt, &it.manual, &it.tries, &it.body); err != nil {
 			return errors.Join(fmt.Errorf("read deliveries: %w", err), rows.Close())
 		}
 		it.position, it.state, it.nextAt, it.recordedAt = uint64(pos), DeliveryState(state), fromMillis(next), fromMillis(recAt)
+		it.recorded = true
 		items = append(items, &it)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("read deliveries: %w", err)
 	}
+	var upTo sql.NullInt64
+	if err := w.n.db.read.QueryRowContext(ctx, `SELECT max(position) FROM deliveries WHERE endpoint = ? AND position > ?`,
+		w.id, int64(ep.Position)).Scan(&upTo); err != nil {
+		return fmt.Errorf("read deliveries: %w", err)
+	}
 	w.ep, w.items = ep, items
+	w.keys = w.n.signingKeys(ep)
 	w.index = make(map[uint64]*item, len(items))
 	for _, it := range items {
 		w.index[it.position] = it
 	}
+	w.readPos, w.rowsUpTo = ep.Position, uint64(upTo.Int64)
 	w.caughtUp = false
 	w.n.metrics.observeLag(w.id, w.items)
 	return nil
 }
 
-// startCommit commits, asynchronously, the outcomes of finished attempts
-// and the events after the checkpoint that fit in the window.
-func (w *worker) startCommit(ctx context.Context, committing *bool, committed chan<- commitDone) error {
-	var (
-		added    []*item
-		position uint64
-	)
-	if room := w.n.window - len(w.items); w.ep.State == StateActive && room > 0 && !w.caughtUp {
-		events, err := w.n.store.ReadAll(ctx, w.ep.Position, room)
-		if err != nil {
-			return fmt.Errorf("read the log: %w", err)
-		}
-		w.caughtUp = len(events) < room
-		if len(events) > 0 {
-			position = events[len(events)-1].Position
-		}
-		for _, e := range events {
-			if !wants(w.ep.Events, e.Stream, e.Type) {
-				continue
-			}
-			body, err := json.Marshal(eventjson.From(e))
-			if err != nil {
-				return fmt.Errorf("encode event %s: %w", e.ID, err)
-			}
-			added = append(added, &item{position: e.Position, id: deliveryID(w.id, e), eventID: e.ID.String(), eventType: e.Type, stream: e.Stream,
-				state: DeliveryPending, nextAt: w.n.now(), recordedAt: e.RecordedAt, body: body})
-		}
-	}
-	k := len(w.results)
-	if k == 0 && position == 0 {
+// fill takes the events after the last one read that fit in the window.
+// Up to rowsUpTo, those that have a row already are skipped.
+func (w *worker) fill(ctx context.Context) error {
+	room := w.n.window - len(w.items)
+	if w.ep.State != StateActive || room <= 0 || w.caughtUp {
 		return nil
 	}
+	if room < w.n.window/4 {
+		// Read the log in larger batches, unless the deliveries to send
+		// run low.
+		fresh := 0
+		for _, it := range w.items {
+			if _, sent := w.inflight[it.position]; !it.recorded && !sent {
+				fresh++
+			}
+		}
+		if fresh >= 2*w.n.concurrency {
+			return nil
+		}
+	}
+	events, err := w.n.store.ReadAll(ctx, w.readPos, room)
+	if err != nil {
+		return fmt.Errorf("read the log: %w", err)
+	}
+	w.caughtUp = len(events) < room
+	if len(events) == 0 {
+		return nil
+	}
+	last := events[len(events)-1].Position
+	var have map[uint64]bool
+	if w.rowsUpTo != 0 {
+		if have, err = w.rowsIn(ctx, w.readPos, min(last, w.rowsUpTo)); err != nil {
+			return err
+		}
+		if last >= w.rowsUpTo {
+			w.rowsUpTo = 0
+		}
+	}
+	prev, now := w.readPos, w.n.now()
+	for _, e := range events {
+		p := prev
+		prev = e.Position
+		if have[e.Position] || !wants(w.ep.Events, e.Stream, e.Type) {
+			continue
+		}
+		body, err := json.Marshal(eventjson.From(e))
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", e.ID, err)
+		}
+		it := &item{position: e.Position, id: deliveryID(w.id, e), eventID: e.ID.String(), eventType: e.Type, stream: e.Stream,
+			state: DeliveryPending, nextAt: now, recordedAt: e.RecordedAt, body: body, prev: p}
+		w.items = append(w.items, it)
+		w.index[it.position] = it
+	}
+	w.readPos = last
+	w.n.metrics.observeLag(w.id, w.items)
+	return nil
+}
+
+// rowsIn returns the positions after from and up to to that have a row.
+func (w *worker) rowsIn(ctx context.Context, from, to uint64) (map[uint64]bool, error) {
+	rows, err := w.n.db.read.QueryContext(ctx, `SELECT position FROM deliveries WHERE endpoint = ? AND position > ? AND position <= ?`,
+		w.id, int64(from), int64(to))
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	have := map[uint64]bool{}
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			return nil, errors.Join(fmt.Errorf("read deliveries: %w", err), rows.Close())
+		}
+		have[uint64(p)] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	return have, nil
+}
+
+// startCommit commits, asynchronously, the outcomes of finished attempts,
+// a pending row for each delivery without one that waits behind a
+// delivery to be retried, and the checkpoint moved as far as the
+// deliveries without a row allow.
+func (w *worker) startCommit(ctx context.Context, committing *bool, committed chan<- commitDone) {
+	k := len(w.results)
 	outs := w.outcomes(w.results[:k])
+	// A delivery waiting behind one to be retried (hours, maybe) gets a
+	// row, so that it does not hold the checkpoint meanwhile.
+	var added []*item
+	held := map[string]bool{}
+	for _, it := range w.items {
+		switch {
+		case it.recorded:
+			held[it.stream] = true
+		case held[it.stream]:
+			if _, sent := w.inflight[it.position]; !sent {
+				added = append(added, it)
+			}
+		}
+	}
+	position := w.checkpoint(outs, added)
+	if position <= w.ep.Position {
+		position = 0 // unchanged
+	}
+	if k == 0 && len(added) == 0 && position == 0 {
+		return
+	}
 	*committing = true
 	go func() {
 		err := w.n.commit(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -352,7 +496,38 @@ func (w *worker) startCommit(ctx context.Context, committing *bool, committed ch
 		})
 		committed <- commitDone{outcomes: outs, results: k, added: added, position: position, err: err}
 	}()
-	return nil
+}
+
+// checkpoint is where the checkpoint can move once outs and added are
+// written: before the first delivery left without a row, or to the last
+// position read if there is none.
+func (w *worker) checkpoint(outs []outcome, added []*item) uint64 {
+	writes := make(map[uint64]bool, len(outs)+len(added))
+	for _, o := range outs {
+		writes[o.position] = true
+	}
+	for _, it := range added {
+		writes[it.position] = true
+	}
+	for _, it := range w.items {
+		if !it.recorded && !writes[it.position] {
+			return it.prev
+		}
+	}
+	return w.readPos
+}
+
+// unrecorded returns the deliveries of the window that have no row yet.
+func (w *worker) unrecorded() []item {
+	var out []item
+	for _, it := range w.items {
+		if !it.recorded {
+			c := *it
+			c.body = nil
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // outcomes decides what each result does to its delivery.
@@ -368,7 +543,10 @@ func (w *worker) outcomes(results []result) []outcome {
 			continue // deleted, or no longer in the window
 		}
 		a, _ := json.Marshal(Attempt{At: r.at, Status: r.status, Error: r.err, DurationMS: r.duration.Milliseconds()}) //nolint:errcheck // plain values
-		o := outcome{position: r.position, attempt: a, tries: it.tries + 1, first: it.tries == 0}
+		o := outcome{position: r.position, attempt: a, tries: it.tries + 1}
+		if !it.recorded {
+			o.it = it
+		}
 		switch {
 		case r.status >= 200 && r.status < 300:
 			o.state = DeliveryDelivered
@@ -385,11 +563,23 @@ func (w *worker) outcomes(results []result) []outcome {
 	return outs
 }
 
-// write records outcomes, adds deliveries and moves the checkpoint (if
+// write records outcomes, adds pending rows and moves the checkpoint (if
 // position is not 0), in tx. ErrNotFound if the endpoint is gone.
 func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []*item, position uint64) error {
 	st := w.n.db.stmts
+	if len(added) > 0 || slices.ContainsFunc(outs, func(o outcome) bool { return o.it != nil }) {
+		// Rows of a deleted endpoint would break its foreign key.
+		var one int
+		err := tx.StmtContext(ctx, st.endpointExists).QueryRowContext(ctx, w.id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("endpoint %s: %w", w.id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("read endpoint: %w", err)
+		}
+	}
 	delivered := 0
+	var recordFirst, attempt *sql.Stmt
 	for _, o := range outs {
 		var next any
 		if o.state == DeliveryFailed || o.state == DeliveryPending {
@@ -400,12 +590,22 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 			delivered++
 		}
 		var err error
-		if o.first {
-			// The common case, in Go: the attempts are this one.
-			_, err = tx.StmtContext(ctx, st.firstAttempt).ExecContext(ctx, string(o.state), next, "["+string(o.attempt)+"]",
-				dropBody, w.id, int64(o.position))
+		if it := o.it; it != nil {
+			// The common case: the delivery's row, written once.
+			body := it.body
+			if dropBody {
+				body = nil
+			}
+			if recordFirst == nil {
+				recordFirst = tx.StmtContext(ctx, st.recordFirst)
+			}
+			_, err = recordFirst.ExecContext(ctx, w.id, int64(it.position), it.id, it.eventID, it.eventType,
+				it.stream, millis(it.recordedAt), body, string(o.state), "["+string(o.attempt)+"]", next)
 		} else {
-			_, err = tx.StmtContext(ctx, st.attempt).ExecContext(ctx, string(o.state), next, maxAttempts, string(o.attempt),
+			if attempt == nil {
+				attempt = tx.StmtContext(ctx, st.attempt)
+			}
+			_, err = attempt.ExecContext(ctx, string(o.state), next, maxAttempts, string(o.attempt),
 				dropBody, w.id, int64(o.position))
 		}
 		if err != nil {
@@ -434,11 +634,13 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 		}
 	}
 	// Keep the newest delivered deliveries only; pruning now and then
-	// keeps the scan of the kept ones off most commits.
+	// keeps the scan of the kept ones off most commits. Rows after the
+	// checkpoint stay: they tell, after a crash, what not to send again.
 	if w.sincePrune += delivered; w.sincePrune >= keepDelivered/10 {
 		w.sincePrune = 0
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE endpoint = ?1 AND state = ?2 AND position <
-			(SELECT position FROM deliveries WHERE endpoint = ?1 AND state = ?2 ORDER BY position DESC LIMIT 1 OFFSET ?3)`,
+			(SELECT position FROM deliveries WHERE endpoint = ?1 AND state = ?2 ORDER BY position DESC LIMIT 1 OFFSET ?3)
+			AND position <= (SELECT checkpoint FROM endpoints WHERE id = ?1)`,
 			w.id, string(DeliveryDelivered), keepDelivered); err != nil {
 			return fmt.Errorf("prune deliveries: %w", err)
 		}
@@ -460,7 +662,7 @@ func (w *worker) apply(c commitDone) {
 		if it == nil {
 			continue
 		}
-		it.state, it.nextAt, it.tries, it.manual = o.state, o.nextAt, o.tries, false
+		it.state, it.nextAt, it.tries, it.manual, it.recorded = o.state, o.nextAt, o.tries, false, true
 		switch o.state {
 		case DeliveryDelivered:
 			m.deliveries.WithLabelValues("delivered").Inc()
@@ -488,9 +690,10 @@ func (w *worker) apply(c commitDone) {
 			return false
 		})
 	}
-	for _, it := range c.added {
-		w.items = append(w.items, it)
-		w.index[it.position] = it
+	for _, a := range c.added {
+		if it := w.index[a.position]; it != nil {
+			it.recorded = true
+		}
 	}
 	if c.position != 0 {
 		w.ep.Position = c.position
@@ -509,20 +712,20 @@ func deliveryID(endpoint string, e eventstore.RecordedEvent) string {
 }
 
 // send makes one attempt.
-func (w *worker) send(ctx context.Context, ep row, it *item) result {
+func (w *worker) send(ctx context.Context, url string, keys signingKeys, it *item) result {
 	n := w.n
 	start := n.now()
 	r := result{position: it.position, at: start.UTC()}
 	id, body := it.id, it.body
 	ts := strconv.FormatInt(start.Unix(), 10)
-	sig, err := n.signatures(ep, start, id, ts, body)
+	sig, err := keys.signature(start, id, ts, body)
 	if err != nil {
 		r.err = "cannot sign: " + err.Error()
 		return r
 	}
 	actx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		r.err = "bad request: " + err.Error()
 		return r
@@ -532,7 +735,7 @@ func (w *worker) send(ctx context.Context, ep row, it *item) result {
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", ts)
 	req.Header.Set("webhook-signature", sig)
-	resp, err := n.client.Do(req)
+	resp, err := w.client.Do(req)
 	if err == nil {
 		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 		err = errors.Join(err, resp.Body.Close())
@@ -576,28 +779,40 @@ func attemptError(err error, actx context.Context) string {
 	return msg
 }
 
-// signatures returns the webhook-signature value: the current secret's
-// signature, then, during a rotation's grace, the previous secret's.
-func (n *Notifier) signatures(ep row, now time.Time, id, ts string, body []byte) (string, error) {
+// signingKeys are an endpoint's signing keys, opened from their seal
+// once per reload of the worker rather than at every attempt.
+type signingKeys struct {
+	key, old []byte
+	oldUntil time.Time
+	err      error // the secrets do not open: every attempt fails with it
+}
+
+func (n *Notifier) signingKeys(ep row) signingKeys {
+	var k signingKeys
 	secret, err := n.sealer.open(ep.ID, ep.secret)
-	if err != nil {
-		return "", err
+	if err == nil {
+		k.key, err = secretKey(secret)
 	}
-	key, err := secretKey(secret)
-	if err != nil {
-		return "", err
+	if err == nil && ep.oldSecret != nil {
+		var old string
+		if old, err = n.sealer.open(ep.ID, ep.oldSecret); err == nil {
+			k.old, err = secretKey(old)
+			k.oldUntil = ep.oldUntil
+		}
 	}
-	sig := sign(key, id, ts, body)
-	if ep.oldSecret != nil && now.Before(ep.oldUntil) {
-		old, err := n.sealer.open(ep.ID, ep.oldSecret)
-		if err != nil {
-			return "", err
-		}
-		oldKey, err := secretKey(old)
-		if err != nil {
-			return "", err
-		}
-		sig += " " + sign(oldKey, id, ts, body)
+	k.err = err
+	return k
+}
+
+// signature returns the webhook-signature value: the current secret's
+// signature, then, during a rotation's grace, the previous secret's.
+func (k signingKeys) signature(now time.Time, id, ts string, body []byte) (string, error) {
+	if k.err != nil {
+		return "", k.err
+	}
+	sig := sign(k.key, id, ts, body)
+	if k.old != nil && now.Before(k.oldUntil) {
+		sig += " " + sign(k.old, id, ts, body)
 	}
 	return sig, nil
 }
