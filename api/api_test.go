@@ -82,11 +82,10 @@ type envOptions struct {
 	idle bool
 	// traceSources are Config.TraceSources.
 	traceSources []traces.Source
-	// streamHeartbeat, streamBuffer and streamStall are GET
-	// /events/stream's settings; 0 for the defaults.
+	// streamHeartbeat and streamBuffer are GET /events/stream's
+	// settings; 0 for the defaults.
 	streamHeartbeat time.Duration
 	streamBuffer    int
-	streamStall     time.Duration
 }
 
 // openEnvWith is openEnv with options.
@@ -119,7 +118,7 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	}
 	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc, ReadModels: models,
 		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, TraceSources: opts.traceSources,
-		StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer, StreamStall: opts.streamStall}).Handler())
+		StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer}).Handler())
 	e := &env{t: t, dir: dir, store: store, srv: srv, stop: func() error {
 		cancel()
 		<-runDone
