@@ -98,11 +98,10 @@ type envOptions struct {
 	reserve bool
 	// traceSources are Config.TraceSources.
 	traceSources []traces.Source
-	// streamHeartbeat, streamBuffer and streamStall are GET
-	// /events/stream's settings; 0 for the defaults.
+	// streamHeartbeat and streamBuffer are GET /events/stream's
+	// settings; 0 for the defaults.
 	streamHeartbeat time.Duration
 	streamBuffer    int
-	streamStall     time.Duration
 }
 
 // testClock is a clock the test moves.
@@ -165,7 +164,7 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	go func() { notifyDone <- notifier.Run(ctx) }()
 	cfg := api.Config{Store: store, Orders: svc, ReadModels: models,
 		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier,
-		TraceSources: opts.traceSources, StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer, StreamStall: opts.streamStall}
+		TraceSources: opts.traceSources, StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer}
 	var saga *fulfilment.Saga
 	if opts.reserve {
 		saga = fulfilment.New(store, fulfilment.Options{Now: clock.Now, PaymentTimeout: 30 * time.Minute,

@@ -77,10 +77,6 @@ type Config struct {
 	// StreamBuffer bounds the events GET /events/stream holds for a slow
 	// client before cutting it off; 0 means DefaultStreamBuffer.
 	StreamBuffer int
-	// StreamStall is how long GET /events/stream waits for a slow client
-	// whose buffer is full before cutting it off; 0 means
-	// DefaultStreamStall, a negative value not at all.
-	StreamStall time.Duration
 	// Tracer, if not nil, makes a span of every request, continuing the
 	// client's traceparent; the span's context is what a command's events
 	// record. Nil (export off) costs nothing.
@@ -98,6 +94,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	traces  *traces.Builder
+	hub     *hub // the live streams' shared subscription
 
 	rebuilds    rebuildKeys // Idempotency-Keys of rebuilds
 	webhookKeys webhookKeys // Idempotency-Keys of webhook commands
@@ -117,15 +114,14 @@ func New(cfg Config) *Server {
 	if cfg.StreamBuffer <= 0 {
 		cfg.StreamBuffer = DefaultStreamBuffer
 	}
-	if cfg.StreamStall == 0 {
-		cfg.StreamStall = DefaultStreamStall
-	}
+
 	s := &Server{cfg: cfg, logger: cfg.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.traces = s.traceBuilder()
+	s.hub = newHub(cfg.Store, s.logger, cfg.StreamBuffer)
 	s.router = s.routes()
 	s.handler = s.observe(s.head(s.router))
 	return s

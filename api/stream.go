@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,19 +23,10 @@ const (
 	// client that reads slower than they come: past it the client is cut
 	// off, told where to resume.
 	DefaultStreamBuffer = 4096
-	// DefaultStreamStall is how long a full buffer may stay full before
-	// the client is cut off: while catching up, the follower waits for the
-	// client (history comes at its pace), but live events come at the
-	// writers' pace, and a client that cannot take them is let go.
-	DefaultStreamStall = 5 * time.Second
-
 	// streamWriteTimeout bounds one write to a stream's client: one that
 	// takes nothing for this long (heartbeats come more often) is gone.
 	streamWriteTimeout = time.Minute
 )
-
-// errStreamOverflow ends the follower of a client whose buffer is full.
-var errStreamOverflow = errors.New("stream buffer full")
 
 // cutoff is the data of the last event of a stream the server ends.
 type cutoff struct {
@@ -49,11 +39,12 @@ type cutoff struct {
 // filters select) as Server-Sent Events, from after (?after, or the
 // Last-Event-ID a reconnecting client sends, which wins), then live.
 //
-// A producer goroutine follows the store into a bounded buffer; this one
-// writes. When the buffer is full the client is not keeping up: the stream
-// ends with an event "cutoff" whose resume_after (and id) is the position
-// of the last event written, so that a reconnect loses and repeats
-// nothing.
+// History is read at the client's pace (through the index when filtered);
+// once caught up the stream joins the hub, one subscription shared by all
+// live streams, which hands it encoded events into a bounded buffer. When
+// the buffer is full the client is not keeping up: the stream ends with an
+// event "cutoff" whose resume_after (and id) is the position of the last
+// event written, so that a reconnect loses and repeats nothing.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	filter, err := eventFilter(r)
 	if err != nil {
@@ -99,89 +90,104 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		return rc.Flush()
 	}
 
-	ctx, cancel := context.WithCancel(r.Context())
-	buf := make(chan eventstore.RecordedEvent, s.cfg.StreamBuffer)
-	overflow := make(chan struct{})
-	followed := make(chan error, 1)
-	producing := true
-	defer func() {
-		// The follower ends with ctx; it reads the store, which may close
-		// once the server has stopped.
-		cancel()
-		if producing {
-			<-followed
-		}
-	}()
-	go func() {
-		followed <- s.follow(ctx, after, filter, func(e eventstore.RecordedEvent) error {
-			select {
-			case buf <- e:
-				return nil
-			default:
-			}
-			stall := time.NewTimer(s.cfg.StreamStall)
-			defer stall.Stop()
-			select {
-			case buf <- e:
-				return nil
-			case <-stall.C:
-				close(overflow)
-				return errStreamOverflow
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-
+	ctx := r.Context()
 	heartbeat := time.NewTicker(s.cfg.StreamHeartbeat)
 	defer heartbeat.Stop()
-	var (
-		sent = after
-		out  bytes.Buffer
-	)
+	var out bytes.Buffer
+	// sent is the position of the last event written; caught the position
+	// the stream has read the log up to (the same, or past it when a
+	// filter left later events out).
+	sent := after
+	copyLog := func(upTo uint64) (bool, error) {
+		// History comes at the client's pace: each page is written before
+		// the next is read.
+		caught := sent
+		for {
+			page, err := s.cfg.Store.ReadFiltered(ctx, caught, 500, filter)
+			if err != nil {
+				return false, err
+			}
+			out.Reset()
+			for _, e := range page {
+				if upTo != 0 && e.Position > upTo {
+					break
+				}
+				writeEvent(&out, e)
+				sent = e.Position
+			}
+			if out.Len() > 0 {
+				if err := write(out.Bytes()); err != nil {
+					return false, nil
+				}
+			}
+			if len(page) < 500 || (upTo != 0 && page[len(page)-1].Position >= upTo) {
+				return true, nil
+			}
+			caught = page[len(page)-1].Position
+		}
+	}
+	// Catch up by reading, then join the shared subscription and read the
+	// events committed in between, up to where it takes over.
+	if ok, err := copyLog(0); !ok {
+		s.endStream(w, r, write, sent, err)
+		return
+	}
+	sub, joined, err := s.hub.join(ctx)
+	if err != nil {
+		s.endStream(w, r, write, sent, err)
+		return
+	}
+	defer s.hub.leave(sub)
+	if joined > sent {
+		if ok, err := copyLog(joined); !ok {
+			s.endStream(w, r, write, sent, err)
+			return
+		}
+	}
 	for {
 		select {
-		case <-overflow:
+		case <-sub.overflow:
 			_ = write(s.cutoffEvent(s.slowClient(sent))) //nolint:errcheck // the stream ends either way
 			return
-		case e := <-buf:
+		case batch := <-sub.frames:
+			sub.queued.Add(-int64(len(batch)))
 			out.Reset()
-			writeEvent(&out, e)
-			// Whatever else is waiting goes in the same write.
-			for more := true; more && out.Len() < 64<<10; {
-				select {
-				case e = <-buf:
-					writeEvent(&out, e)
-				default:
-					more = false
+			last := sent
+			for _, f := range batch {
+				if f.ev.Position > sent && filter.Match(f.ev) {
+					out.Write(f.data)
+					last = f.ev.Position
 				}
+			}
+			if out.Len() == 0 {
+				continue
 			}
 			if err := write(out.Bytes()); err != nil {
 				return
 			}
-			sent = e.Position
+			sent = last
 		case <-heartbeat.C:
 			if err := write([]byte(": heartbeat\n\n")); err != nil {
 				return
 			}
-		case err := <-followed:
-			producing = false
-			if ctx.Err() != nil {
-				return
-			}
-			c := s.slowClient(sent)
-			if !errors.Is(err, errStreamOverflow) {
-				// The store failed or closed: say so, and where to resume.
-				info(r.Context()).err = err
-				c = cutoff{Reason: "store_unavailable", ResumeAfter: sent,
-					Detail: fmt.Sprintf("the event store stopped answering; reconnect later with Last-Event-ID or ?after=%d", sent)}
-			}
-			_ = write(s.cutoffEvent(c)) //nolint:errcheck // the stream ends either way
+		case err := <-sub.failed:
+			s.endStream(w, r, write, sent, err)
 			return
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// endStream ends a stream that failed to read the store with a cutoff
+// saying where to resume; nothing when the client has gone.
+func (s *Server) endStream(w http.ResponseWriter, r *http.Request, write func([]byte) error, sent uint64, err error) {
+	if err == nil || r.Context().Err() != nil {
+		return
+	}
+	info(r.Context()).err = err
+	_ = write(s.cutoffEvent(cutoff{Reason: "store_unavailable", ResumeAfter: sent, //nolint:errcheck // the stream ends either way
+		Detail: fmt.Sprintf("the event store stopped answering; reconnect later with Last-Event-ID or ?after=%d", sent)}))
 }
 
 // slowClient is the cutoff of a client that did not keep up.
@@ -233,52 +239,4 @@ func sseField(s string) string {
 		return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 	}
 	return s
-}
-
-// follow calls emit with every event after the position that f selects,
-// first those recorded, then live, until ctx ends, emit fails, or the
-// store does. Without a filter it subscribes. With one it catches up
-// through the store's index (ReadFiltered) up to at least the head it saw
-// first, then subscribes from there and filters by itself: every event
-// the index has not shown is one the subscription sees.
-func (s *Server) follow(ctx context.Context, after uint64, f eventstore.Filter, emit func(eventstore.RecordedEvent) error) error {
-	if !f.IsZero() {
-		head, err := s.cfg.Store.Head(ctx)
-		if err != nil {
-			return err
-		}
-		last := after
-		for {
-			page, err := s.cfg.Store.ReadFiltered(ctx, last, 500, f)
-			if err != nil {
-				return err
-			}
-			for _, e := range page {
-				if err := emit(e); err != nil {
-					return err
-				}
-			}
-			if len(page) < 500 {
-				break
-			}
-			last = page[len(page)-1].Position
-		}
-		// Positions compare, though they may not be computed: the
-		// subscription starts at the later of the head seen before the
-		// reads and the last event they returned.
-		if head > last {
-			last = head
-		}
-		after = last
-	}
-	return s.cfg.Store.Subscribe(ctx, after, func(batch []eventstore.RecordedEvent) error {
-		for _, e := range batch {
-			if f.Match(e) {
-				if err := emit(e); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
 }

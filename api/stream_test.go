@@ -205,7 +205,7 @@ func TestStream_SlowClientCutOff(t *testing.T) {
 	e := variant{name: "embedded"}.newEnv(t)
 	// A server of its own: a buffer of 4 events that does not wait.
 	slow := httptest.NewServer(api.New(api.Config{Store: e.store, Orders: orders.New(e.store, orders.Options{}),
-		StreamBuffer: 4, StreamStall: -1}).Handler())
+		StreamBuffer: 4}).Handler())
 	t.Cleanup(slow.Close)
 	c := openStream(t, slow.URL, "")
 	// Events far larger than the socket buffers: the server's writes
