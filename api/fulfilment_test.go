@@ -96,6 +96,7 @@ func TestFulfilment(t *testing.T) {
 		if f := e.fulfilment("o-2"); f.State != "rejected" || f.Deadline != nil {
 			t.Errorf("o-2 fulfilment %+v", f)
 		}
+		checkSagaTrace(t, e, "o-2", "place  placed, reserve A refused, reject  out_of_stock")
 
 		stock := e.expect(e.do("GET", "/stock/A", nil), 200).json(t)
 		if stock["reserved"] != float64(2) || stock["available"] != float64(1) {
@@ -142,4 +143,48 @@ func TestFulfilment(t *testing.T) {
 		e.expect(e.do("POST", "/orders", map[string]any{"id": "o-3", "customer_id": "c", "currency": "EUR", "reserve_stock": false,
 			"lines": []map[string]any{{"sku": "A", "quantity": 1, "unit_price": 100}}}), 400)
 	})
+}
+
+// checkSagaTrace checks that the trace of order id holds a saga node per
+// step (want: "step sku result, …"), and that the reservation's node hangs
+// under the OrderPlaced that caused it.
+func checkSagaTrace(t *testing.T, e *env, id, want string) {
+	t.Helper()
+	var ot struct {
+		Traces []struct {
+			Nodes []struct {
+				ID     string         `json:"id"`
+				Parent *string        `json:"parent"`
+				Kind   string         `json:"kind"`
+				Name   string         `json:"name"`
+				State  string         `json:"state"`
+				Detail map[string]any `json:"detail"`
+			} `json:"nodes"`
+		} `json:"traces"`
+	}
+	if err := json.Unmarshal(e.expect(e.do("GET", "/orders/"+id+"/trace", nil), 200).body, &ot); err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	placed, reserveParent := "", ""
+	for _, tr := range ot.Traces {
+		for _, n := range tr.Nodes {
+			switch {
+			case n.Kind == "event" && n.Name == "OrderPlaced":
+				placed = n.ID
+			case n.Kind == "saga":
+				sku, _ := n.Detail["sku"].(string)
+				steps = append(steps, n.Name+" "+sku+" "+n.State)
+				if n.Name == "reserve" && n.Parent != nil {
+					reserveParent = *n.Parent
+				}
+			}
+		}
+	}
+	if got := strings.Join(steps, ", "); got != want {
+		t.Errorf("saga nodes in the trace of %s: %s\nwant %s", id, got, want)
+	}
+	if placed == "" || reserveParent != placed {
+		t.Errorf("the reserve step's node hangs under %q, want the OrderPlaced event %q", reserveParent, placed)
+	}
 }

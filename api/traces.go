@@ -11,12 +11,13 @@ import (
 )
 
 // traceBuilder builds the traces of GET /traces and GET /orders/{id}/trace:
-// the events of the store, the read models' nodes, and those of every
-// source in Config.TraceSources.
+// the events of the store, the read models' nodes, the fulfilment saga's
+// steps (from its read model), and those of every source in
+// Config.TraceSources.
 func (s *Server) traceBuilder() *traces.Builder {
-	sources := make([]traces.Source, 0, 1+len(s.cfg.TraceSources))
+	sources := make([]traces.Source, 0, 2+len(s.cfg.TraceSources))
 	if s.cfg.ReadModels != nil {
-		sources = append(sources, traces.Projections{Models: s.cfg.ReadModels})
+		sources = append(sources, traces.Projections{Models: s.cfg.ReadModels}, traces.Sagas{Models: s.cfg.ReadModels})
 	}
 	sources = append(sources, s.cfg.TraceSources...)
 	return traces.New(s.cfg.Store, sources...)
