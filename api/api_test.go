@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,7 +165,7 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	go func() { notifyDone <- notifier.Run(ctx) }()
 	cfg := api.Config{Store: store, Orders: svc, ReadModels: models,
 		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier,
-		TraceSources: opts.traceSources, StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer}
+		TraceSources: append(slices.Clone(opts.traceSources), notifier), StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer}
 	var saga *fulfilment.Saga
 	if opts.reserve {
 		saga = fulfilment.New(store, fulfilment.Options{Now: clock.Now, PaymentTimeout: 30 * time.Minute,

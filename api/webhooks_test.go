@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,6 +117,7 @@ func TestWebhooks_Routes(t *testing.T) {
 		t.Errorf("replayed retry: %v %s", r2.header, r2.body)
 	}
 	waitDeliveries(t, e, id, "delivered", 2)
+	checkDeliveryTrace(t, e, "w-2", rcv.URL+"/hook", []float64{500, 500, 200})
 
 	// Rotation, pause, resume, delete.
 	r = e.expect(e.do("POST", "/webhooks/"+id+"/secret", nil, "Idempotency-Key", "k-rot"), 200)
@@ -212,6 +215,57 @@ func TestWebhooks_Off(t *testing.T) {
 		p := e.expect(e.do(req.method, req.path, body), 503).json(t)
 		if p["code"] != "webhooks_unavailable" {
 			t.Errorf("%s %s: %v", req.method, req.path, p)
+		}
+	}
+}
+
+// checkDeliveryTrace checks that the trace of order id shows a delivery
+// node per attempt to url, with the statuses want, under the OrderPlaced
+// event delivered.
+func checkDeliveryTrace(t *testing.T, e *env, id, url string, want []float64) {
+	t.Helper()
+	var ot struct {
+		Traces []struct {
+			Nodes []struct {
+				ID     string         `json:"id"`
+				Parent *string        `json:"parent"`
+				Kind   string         `json:"kind"`
+				Name   string         `json:"name"`
+				Detail map[string]any `json:"detail"`
+			} `json:"nodes"`
+		} `json:"traces"`
+	}
+	if err := json.Unmarshal(e.expect(e.do("GET", "/orders/"+id+"/trace", nil), 200).body, &ot); err != nil {
+		t.Fatal(err)
+	}
+	placed := ""
+	var statuses []float64
+	var parents []string
+	for _, tr := range ot.Traces {
+		for _, n := range tr.Nodes {
+			switch n.Kind {
+			case "event":
+				if n.Name == "OrderPlaced" {
+					placed = n.ID
+				}
+			case "delivery":
+				if n.Name != url || n.Detail["url"] != url {
+					t.Errorf("delivery node %s names %q", n.ID, n.Name)
+				}
+				status, _ := n.Detail["status"].(float64)
+				statuses = append(statuses, status)
+				if n.Parent != nil {
+					parents = append(parents, *n.Parent)
+				}
+			}
+		}
+	}
+	if !slices.Equal(statuses, want) {
+		t.Errorf("delivery attempts in the trace of %s: statuses %v, want %v", id, statuses, want)
+	}
+	for _, p := range parents {
+		if p != placed {
+			t.Errorf("a delivery node hangs under %q, want the OrderPlaced event %q", p, placed)
 		}
 	}
 }

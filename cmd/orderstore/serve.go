@@ -202,6 +202,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			}
 		}()
 		cfg.Webhooks = notifier
+		cfg.TraceSources = append(cfg.TraceSources, notifier) // delivery attempts in traces
 	} else {
 		logger.Info("webhooks off (--webhooks=false): another process must deliver them; /webhooks answers 503 here")
 	}
