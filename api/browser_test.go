@@ -3,11 +3,14 @@ package api_test
 import (
 	"context"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +46,18 @@ func TestConsole_Browser(t *testing.T) {
 		t.Skip("no Chromium binary on PATH (nor $CHROMIUM): browser tests skipped; install Debian's chromium (apt-get install -y chromium), as .ci/run does")
 	}
 	e := variant{name: "embedded"}.newEnv(t)
+	// A webhook endpoint whose receiver fails until told otherwise: its
+	// deliveries end as dead letters for the webhooks view to retry.
+	var failing atomic.Bool
+	failing.Store(true)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(rcv.Close)
+	hook, _ := e.expect(e.do("POST", "/webhooks", map[string]any{"url": rcv.URL + "/hook", "events": []string{"OrderPlaced"},
+		"description": "browser"}), 201).json(t)["id"].(string)
 	const xss = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`
 	e.expect(e.do("POST", "/orders", placeBody("b-1"), "X-Correlation-ID", "flow-b1"), 201)
 	e.expect(e.do("POST", "/orders/b-1/cancellation", map[string]any{"reason": xss}, "X-Correlation-ID", "flow-b1"), 200)
@@ -138,6 +153,21 @@ func TestConsole_Browser(t *testing.T) {
 	if nodes != 2 || injected {
 		t.Fatalf("order page: %d event nodes in the trace (want 2), script ran %v", nodes, injected)
 	}
+
+	var saga string
+	run("no saga for a track order", chromedp.Text(`#order-saga`, &saga, chromedp.ByQuery))
+	if !strings.Contains(saga, "track") {
+		t.Errorf("order page's fulfilment for a track order: %q", saga)
+	}
+
+	waitDeliveries(t, e, hook, "dead", 3)
+	run("webhooks: dead letters", chromedp.Navigate(e.srv.URL+"/#/webhooks/"+hook),
+		chromedp.WaitVisible(`#wh-table tr[data-id="`+hook+`"][data-dead="3"] .retry-dead`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#wh-dead tr[data-delivery]`, chromedp.ByQuery), shot("webhooks"))
+	failing.Store(false)
+	run("webhooks: retry the dead", chromedp.Click(`#wh-table tr[data-id="`+hook+`"] .retry-dead`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#wh-table tr[data-id="`+hook+`"][data-dead="0"]`, chromedp.ByQuery))
+	waitDeliveries(t, e, hook, "delivered", 3)
 
 	run("projections", chromedp.Navigate(e.srv.URL+"/#/projections"),
 		chromedp.WaitVisible(`#pj-table tr[data-name="stock"] button`, chromedp.ByQuery),

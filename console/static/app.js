@@ -313,6 +313,11 @@
       const parts = [el('span', { class: 'kind kind-' + n.kind, text: n.kind }), el('strong', { text: n.name || n.id })];
       if (n.stream) parts.push(el('span', { class: 'muted', text: n.stream + ' v' + n.version + ' @' + n.position }));
       if (n.kind === 'projection') parts.push(el('span', { class: n.applied ? 'ok' : 'muted', text: n.applied ? 'applied' : 'pending' }));
+      if (n.kind === 'saga' && n.state) parts.push(el('span', { class: 'muted', text: (n.detail && n.detail.sku ? n.detail.sku + ' ' : '') + n.state }));
+      if (n.kind === 'delivery' && n.detail) {
+        const failed = n.detail.status < 200 || n.detail.status > 299;
+        parts.push(el('span', { class: failed ? 'err' : 'ok', text: 'attempt ' + n.detail.attempt + ': ' + (n.detail.status || n.detail.error || 'no answer') }));
+      }
       if (n.actor) parts.push(el('span', { class: 'muted', text: 'by ' + n.actor }));
       if (n.since_root_ms !== undefined) {
         // A projection's time is its last checkpoint's unless exact: the
@@ -329,6 +334,32 @@
     const roots = t.nodes.filter((n) => !n.parent || !ids.has(n.parent));
     return el('section', { 'data-correlation': t.correlation_id },
       el('h3', { text: 'Flow ' + t.correlation_id }), list(roots));
+  }
+
+  // loadSaga shows the order's fulfilment saga: its state, payment
+  // deadline and steps; an order placed under the track policy has none.
+  async function loadSaga(enc) {
+    const steps = $('#order-steps');
+    steps.replaceChildren();
+    let saga;
+    try {
+      saga = await api('/orders/' + enc + '/fulfilment');
+    } catch (err) {
+      if (err.status !== 404) throw err;
+      $('#order-saga').textContent = 'No fulfilment saga yet.';
+      return;
+    }
+    if (saga.state === 'none') {
+      $('#order-saga').textContent = 'No reservation: placed under the track stock policy.';
+      return;
+    }
+    let line = 'State: ' + saga.state;
+    if (saga.deadline) line += ' · payment deadline ' + new Date(saga.deadline).toLocaleString();
+    if (saga.error) line += ' · error: ' + saga.error;
+    $('#order-saga').textContent = line;
+    steps.replaceChildren(...saga.steps.map((st) => el('li', { 'data-step': st.step, 'data-result': st.result },
+      el('strong', { text: st.step }), ' ', el('span', { text: (st.sku ? st.sku + ' ' : '') + st.result }), ' ',
+      el('span', { class: 'muted', text: new Date(st.at).toLocaleString() }))));
   }
 
   views.order = {
@@ -348,6 +379,7 @@
           $('#order-timeline').replaceChildren(...events.events.map((e) => el('li', { 'data-type': e.type },
             el('strong', { text: e.type }), ' ', el('span', { class: 'muted', text: 'v' + e.version + ' · ' + new Date(e.recorded_at).toLocaleString() + ' · @' + e.position }))));
           $('#order-trace').replaceChildren(...traces.traces.map(traceTree));
+          await loadSaga(enc);
           status('');
         } catch (err) {
           status(err.message, 'err');
@@ -394,6 +426,57 @@
       };
       refresh();
       const timer = setInterval(refresh, 500);
+      return () => clearInterval(timer);
+    },
+  };
+
+  views.webhooks = {
+    start(arg) {
+      let selected = arg || '';
+      const showDead = async () => {
+        $('#wh-selected').textContent = selected || '—';
+        if (!selected) { $('#wh-dead tbody').replaceChildren(); return; }
+        const page = await api('/webhooks/' + encodeURIComponent(selected) + '/deliveries?state=dead&limit=100');
+        $('#wh-dead tbody').replaceChildren(...page.deliveries.map((d) => {
+          const last = d.attempts.length ? d.attempts[d.attempts.length - 1] : null;
+          const retry = el('button', { type: 'button', text: 'Retry', onclick: () => act('/webhooks/' + encodeURIComponent(selected) + '/deliveries/' + encodeURIComponent(d.id) + '/retry', 'Retry of ' + d.id + ' accepted') });
+          return el('tr', { 'data-delivery': d.id }, td(d.event_type), td(d.stream), td(d.position, 'num'), td(d.attempts.length, 'num'),
+            td(last ? (last.status ? 'HTTP ' + last.status : '') + (last.error ? ' ' + last.error : '') : '', 'err'), el('td', {}, retry));
+        }));
+      };
+      const act = async (path, done) => {
+        try {
+          await api(path, { method: 'POST' });
+          status(done);
+          refresh();
+        } catch (err) {
+          status(err.message, 'err');
+        }
+      };
+      const refresh = async () => {
+        try {
+          const list = await api('/webhooks');
+          const rows = await Promise.all(list.webhooks.map(async (w) => {
+            const dead = await api('/webhooks/' + encodeURIComponent(w.id) + '/deliveries?state=dead&limit=100');
+            const n = dead.deliveries.length + (dead.next ? '+' : '');
+            const buttons = el('td', {},
+              el('button', { type: 'button', text: 'Dead letters', onclick: () => { location.hash = '#/webhooks/' + encodeURIComponent(w.id); } }), ' ',
+              el('button', { type: 'button', class: 'retry-dead', text: 'Retry all dead', disabled: !dead.deliveries.length,
+                onclick: () => act('/webhooks/' + encodeURIComponent(w.id) + '/dead/retry', 'Retry of the dead letters of ' + w.url + ' accepted') }), ' ',
+              el('button', { type: 'button', text: w.state === 'paused' ? 'Resume' : 'Pause',
+                onclick: () => act('/webhooks/' + encodeURIComponent(w.id) + (w.state === 'paused' ? '/resume' : '/pause'), w.url + (w.state === 'paused' ? ' resumed' : ' paused')) }));
+            return el('tr', { 'data-id': w.id, 'data-state': w.state, 'data-dead': dead.deliveries.length },
+              td(w.url + (w.description ? ' — ' + w.description : '')), td(w.state, 'state'),
+              td(w.events.length ? w.events.join(', ') : 'all'), td(w.position, 'num'), td(n, 'num'), buttons);
+          }));
+          $('#wh-table tbody').replaceChildren(...rows);
+          await showDead();
+        } catch (err) {
+          status(err.message, 'err');
+        }
+      };
+      refresh();
+      const timer = setInterval(refresh, 1000);
       return () => clearInterval(timer);
     },
   };
