@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -49,34 +48,24 @@ type db struct {
 }
 
 func openDB(dir string) (_ *db, err error) {
-	if strings.ContainsAny(dir, "?#") {
-		return nil, fmt.Errorf("open read models: data directory %q: '?' and '#' are not supported in the path", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open read models: %w", err)
-	}
-	d := &db{}
 	// The lock keeps an offline rebuild from swapping tables under a
 	// running server (with KurrentDB nothing else keeps two processes off
 	// one directory).
-	if d.lock, err = dirlock.Lock(filepath.Join(dir, lockFileName)); err != nil {
-		if errors.Is(err, dirlock.ErrHeld) {
-			return nil, fmt.Errorf("open read models: %w: %s", ErrLocked, dir)
-		}
+	lock, path, err := sqlitefile.Prepare(dir, lockFileName, FileName)
+	switch {
+	case errors.Is(err, dirlock.ErrHeld):
+		return nil, fmt.Errorf("open read models: %w: %s", ErrLocked, dir)
+	case errors.Is(err, sqlitefile.ErrNotSQLite) || errors.Is(err, sqlitefile.ErrTruncated):
+		return nil, fmt.Errorf("open read models %s: %w: %w", path, ErrForeignFile, err)
+	case err != nil:
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
+	d := &db{lock: lock}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.close())
 		}
 	}()
-	path := filepath.Join(dir, FileName)
-	if err := sqlitefile.Check(path); err != nil {
-		if errors.Is(err, sqlitefile.ErrNotSQLite) || errors.Is(err, sqlitefile.ErrTruncated) {
-			return nil, fmt.Errorf("open read models %s: %w: %w", path, ErrForeignFile, err)
-		}
-		return nil, fmt.Errorf("open read models: %w", err)
-	}
 	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	if d.write, err = sql.Open("sqlite", path+pragmas+"&_pragma=cache_size("+strconv.Itoa(-writeCacheKiB)+")&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -80,31 +78,21 @@ func (d *db) prepare() (err error) {
 }
 
 func openDB(dir string) (_ *db, err error) {
-	if strings.ContainsAny(dir, "?#") {
-		return nil, fmt.Errorf("open webhooks: data directory %q: '?' and '#' are not supported in the path", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	lock, path, err := sqlitefile.Prepare(dir, lockFileName, FileName)
+	switch {
+	case errors.Is(err, dirlock.ErrHeld):
+		return nil, fmt.Errorf("open webhooks: %w: %s", ErrLocked, dir)
+	case errors.Is(err, sqlitefile.ErrNotSQLite) || errors.Is(err, sqlitefile.ErrTruncated):
+		return nil, fmt.Errorf("open webhooks %s: %w: %w", path, ErrForeignFile, err)
+	case err != nil:
 		return nil, fmt.Errorf("open webhooks: %w", err)
 	}
-	d := &db{}
-	if d.lock, err = dirlock.Lock(filepath.Join(dir, lockFileName)); err != nil {
-		if errors.Is(err, dirlock.ErrHeld) {
-			return nil, fmt.Errorf("open webhooks: %w: %s", ErrLocked, dir)
-		}
-		return nil, fmt.Errorf("open webhooks: %w", err)
-	}
+	d := &db{lock: lock}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.close())
 		}
 	}()
-	path := filepath.Join(dir, FileName)
-	if err := sqlitefile.Check(path); err != nil {
-		if errors.Is(err, sqlitefile.ErrNotSQLite) || errors.Is(err, sqlitefile.ErrTruncated) {
-			return nil, fmt.Errorf("open webhooks %s: %w: %w", path, ErrForeignFile, err)
-		}
-		return nil, fmt.Errorf("open webhooks: %w", err)
-	}
 	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
 	if d.write, err = sql.Open("sqlite", path+pragmas+"&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("open webhooks: %w", err)

@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/orderstore/orderstore/internal/dirlock"
 )
 
 var (
@@ -66,4 +70,27 @@ func Check(path string) (err error) {
 		return fmt.Errorf("%w: %d bytes, its header records %d pages of %d bytes", ErrTruncated, st.Size(), pages, pageSize)
 	}
 	return nil
+}
+
+// Prepare readies directory dir for the database file name, guarded by the
+// lock file lockName, before SQLite opens it: it refuses a directory whose
+// path SQLite's URI would misread, creates dir, takes the lock (failing
+// with dirlock.ErrHeld when another process holds it) and checks the file
+// (see Check). It returns the lock, to close after the database, and the
+// file's path.
+func Prepare(dir, lockName, name string) (lock *os.File, path string, err error) {
+	if strings.ContainsAny(dir, "?#") {
+		return nil, "", fmt.Errorf("data directory %q: '?' and '#' are not supported in the path", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	if lock, err = dirlock.Lock(filepath.Join(dir, lockName)); err != nil {
+		return nil, "", err
+	}
+	path = filepath.Join(dir, name)
+	if err := Check(path); err != nil {
+		return nil, path, errors.Join(err, lock.Close())
+	}
+	return lock, path, nil
 }

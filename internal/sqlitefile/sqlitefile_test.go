@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/orderstore/orderstore/internal/dirlock"
 	"github.com/orderstore/orderstore/internal/sqlitefile"
 )
 
@@ -51,5 +53,39 @@ func TestCheck(t *testing.T) {
 		if err := sqlitefile.Check(tc.path); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
 			t.Errorf("Check(%s) = %v, want %v", filepath.Base(tc.path), err, tc.want)
 		}
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, _, err := sqlitefile.Prepare(dir+"?x", "LOCK", "db"); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Errorf("a '?' in the path: %v", err)
+	}
+	lock, path, err := sqlitefile.Prepare(dir, "LOCK", "db")
+	if err != nil || path != filepath.Join(dir, "db") {
+		t.Fatalf("Prepare = %q, %v", path, err)
+	}
+	if _, _, err := sqlitefile.Prepare(dir, "LOCK", "db"); !errors.Is(err, dirlock.ErrHeld) {
+		t.Errorf("a second Prepare while the lock is held: %v, want dirlock.ErrHeld", err)
+	}
+	if err := lock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A foreign file is refused, and the lock is not kept.
+	if err := os.WriteFile(path, []byte("not a database, but long enough to have a header of a hundred bytes.........................."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sqlitefile.Prepare(dir, "LOCK", "db"); !errors.Is(err, sqlitefile.ErrNotSQLite) {
+		t.Errorf("a foreign file: %v, want sqlitefile.ErrNotSQLite", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	lock, _, err = sqlitefile.Prepare(dir, "LOCK", "db")
+	if err != nil {
+		t.Fatalf("Prepare after a refused file: %v (was the lock kept?)", err)
+	}
+	if err := lock.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
