@@ -12,58 +12,28 @@ import (
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
-	"github.com/orderstore/orderstore/eventstore/embedded"
-	"github.com/orderstore/orderstore/eventstore/storetest"
+	"github.com/orderstore/orderstore/eventstore/embedded/embeddedtest"
 	"github.com/orderstore/orderstore/fulfilment"
 	"github.com/orderstore/orderstore/orders"
 )
 
-// opener opens the event store kept in dir and closes it at cleanup.
-type opener func(tb testing.TB, dir string) eventstore.Store
+// opener, openStore, openSparse and eachStore are embeddedtest's: the
+// embedded store as itself and through storetest.Sparse.
+type opener = embeddedtest.Opener
 
 func openStore(tb testing.TB, dir string) eventstore.Store {
 	tb.Helper()
-	s, err := embedded.Open(dir, embedded.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return embeddedtest.Open(tb, dir)
 }
 
-// openSparse opens the embedded store in dir through storetest.Sparse:
-// positions shaped like KurrentDB's.
 func openSparse(tb testing.TB, dir string) eventstore.Store {
 	tb.Helper()
-	inner, err := embedded.Open(dir, embedded.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := storetest.NewSparse(inner)
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return embeddedtest.OpenSparse(tb, dir)
 }
 
-// eachStore runs test on the embedded store and on its sparse view.
 func eachStore(t *testing.T, test func(t *testing.T, open opener)) {
 	t.Helper()
-	for _, kind := range []struct {
-		name string
-		open opener
-	}{{"embedded", openStore}, {"sparse", openSparse}} {
-		t.Run(kind.name, func(t *testing.T) {
-			t.Parallel()
-			test(t, kind.open)
-		})
-	}
+	embeddedtest.Each(t, test)
 }
 
 // clock is a clock tests move by hand.

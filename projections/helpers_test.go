@@ -8,63 +8,27 @@ import (
 	"time"
 
 	"github.com/orderstore/orderstore/eventstore"
-	"github.com/orderstore/orderstore/eventstore/embedded"
-	"github.com/orderstore/orderstore/eventstore/storetest"
+	"github.com/orderstore/orderstore/eventstore/embedded/embeddedtest"
 	"github.com/orderstore/orderstore/projections/orderlist"
 )
 
-// opener opens the event store kept in dir and closes it at cleanup.
-type opener func(tb testing.TB, dir string) eventstore.Store
+// opener, openStore, openSparse and eachStore are embeddedtest's: the
+// embedded store as itself and through storetest.Sparse.
+type opener = embeddedtest.Opener
 
-// openStore opens an embedded store in dir and closes it at cleanup.
 func openStore(tb testing.TB, dir string) eventstore.Store {
 	tb.Helper()
-	s, err := embedded.Open(dir, embedded.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return embeddedtest.Open(tb, dir)
 }
 
-// openSparse opens the embedded store in dir seen through storetest.Sparse:
-// positions shaped like KurrentDB's, another application's events in the
-// log that the view hides.
 func openSparse(tb testing.TB, dir string) eventstore.Store {
 	tb.Helper()
-	inner, err := embedded.Open(dir, embedded.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := storetest.NewSparse(inner)
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return embeddedtest.OpenSparse(tb, dir)
 }
 
-// stores are the stores every projection test runs on.
-var stores = []struct {
-	name string
-	open opener
-}{{"embedded", openStore}, {"sparse", openSparse}}
-
-// eachStore runs test once per kind of store, as parallel subtests; test
-// opens its stores with the opener it is given.
-func eachStore(t *testing.T, test func(t *testing.T, openStore opener)) {
+func eachStore(t *testing.T, test func(t *testing.T, open opener)) {
 	t.Helper()
-	for _, kind := range stores {
-		t.Run(kind.name, func(t *testing.T) {
-			t.Parallel()
-			test(t, kind.open)
-		})
-	}
+	embeddedtest.Each(t, test)
 }
 
 // countEvents returns the number of events store shows.

@@ -9,31 +9,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orderstore/orderstore/eventstore"
-	"github.com/orderstore/orderstore/eventstore/embedded"
-	"github.com/orderstore/orderstore/eventstore/storetest"
+	"github.com/orderstore/orderstore/eventstore/embedded/embeddedtest"
 	"github.com/orderstore/orderstore/traces"
 )
 
-// eachStore runs test on the embedded store and on its sparse view.
+// eachStore runs test on the embedded store and on its sparse view, each
+// in a temp directory.
 func eachStore(t *testing.T, test func(t *testing.T, s eventstore.Store)) {
-	for _, sparse := range []bool{false, true} {
-		name := "embedded"
-		if sparse {
-			name = "sparse"
-		}
-		t.Run(name, func(t *testing.T) {
-			inner, err := embedded.Open(t.TempDir(), embedded.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s eventstore.Store = inner
-			if sparse {
-				s = storetest.NewSparse(inner)
-			}
-			t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
-			test(t, s)
-		})
-	}
+	t.Helper()
+	embeddedtest.Each(t, func(t *testing.T, open embeddedtest.Opener) { test(t, open(t, t.TempDir())) })
 }
 
 func appendWith(t *testing.T, s eventstore.Store, stream string, meta map[string]any) uuid.UUID {

@@ -20,57 +20,29 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orderstore/orderstore/eventstore"
-	"github.com/orderstore/orderstore/eventstore/embedded"
-	"github.com/orderstore/orderstore/eventstore/storetest"
+	"github.com/orderstore/orderstore/eventstore/embedded/embeddedtest"
 )
 
 // testKey seals the tests' secrets.
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
-type opener func(tb testing.TB, dir string) eventstore.Store
+// opener, openEmbedded, openSparse and eachStore are embeddedtest's: the
+// embedded store as itself and through storetest.Sparse.
+type opener = embeddedtest.Opener
 
 func openEmbedded(tb testing.TB, dir string) eventstore.Store {
 	tb.Helper()
-	s, err := embedded.Open(dir, embedded.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return embeddedtest.Open(tb, dir)
 }
 
 func openSparse(tb testing.TB, dir string) eventstore.Store {
 	tb.Helper()
-	inner, err := embedded.Open(dir, embedded.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := storetest.NewSparse(inner)
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return embeddedtest.OpenSparse(tb, dir)
 }
 
-// eachStore runs test on the embedded store and on its sparse view
-// (positions shaped like KurrentDB's).
 func eachStore(t *testing.T, test func(t *testing.T, open opener)) {
 	t.Helper()
-	for _, kind := range []struct {
-		name string
-		open opener
-	}{{"embedded", openEmbedded}, {"sparse", openSparse}} {
-		t.Run(kind.name, func(t *testing.T) {
-			t.Parallel()
-			test(t, kind.open)
-		})
-	}
+	embeddedtest.Each(t, test)
 }
 
 // fastOptions are options for tests: loopback receivers allowed, a
