@@ -103,6 +103,8 @@ type envOptions struct {
 	// settings; 0 for the defaults.
 	streamHeartbeat time.Duration
 	streamBuffer    int
+	// commitHold is the store's embedded.Options.CommitHold.
+	commitHold time.Duration
 }
 
 // testClock is a clock the test moves.
@@ -129,7 +131,7 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	if opts.waitTimeout == 0 {
 		opts.waitTimeout = testWaitTimeout
 	}
-	inner, err := embedded.Open(dir, embedded.Options{})
+	inner, err := embedded.Open(dir, embedded.Options{CommitHold: opts.commitHold})
 	if err != nil {
 		t.Fatal(err)
 	}

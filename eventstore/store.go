@@ -68,3 +68,16 @@ type Store interface {
 	// ErrClosed; subscriptions end with ErrClosed. Close is idempotent.
 	Close() error
 }
+
+// GroupCommitter is implemented by stores that commit concurrent appends
+// together, with one fsync (the embedded store). Expect announces an append
+// the caller is about to make with the returned context, or one derived
+// from it: rather than commit without it, the store may hold a commit for
+// a moment (the embedded store: at most Options.CommitHold) while appends
+// announced are on their way. done withdraws the announcement if no append
+// follows; the append itself counts as arrival, and calling done after it
+// changes nothing. Announcing costs a caller nothing when no commit is
+// waiting.
+type GroupCommitter interface {
+	Expect(ctx context.Context) (_ context.Context, done func())
+}

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -35,6 +37,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	req := &appendRequest{ctx: ctx, stream: stream, expected: expected, events: events, reply: make(chan appendReply, 1)}
 	select {
 	case s.reqs <- req:
+		arrived(ctx)
 	case <-s.closing:
 		return eventstore.AppendResult{}, eventstore.ErrClosed
 	case <-ctx.Done():
@@ -58,11 +61,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 }
 
 // writeLoop is the only writer. Each round takes every queued request (up to
-// maxBatch), applies them in one transaction and commits once, so concurrent
-// appends share one fsync.
+// maxBatch), and those announced and on their way (see hold), applies them
+// in one transaction and commits once, so concurrent appends share one
+// fsync.
 func (s *Store) writeLoop(head uint64) {
 	defer close(s.writerDone)
 	batch := make([]*appendRequest, 0, s.maxBatch)
+	holdTimer := time.NewTimer(time.Hour)
+	holdTimer.Stop()
 	for {
 		batch = batch[:0]
 		select {
@@ -81,7 +87,73 @@ func (s *Store) writeLoop(head uint64) {
 				break fill
 			}
 		}
+		batch = s.hold(batch, holdTimer)
 		head = s.commit(batch, head)
+	}
+}
+
+// hold adds to batch the appends announced with Expect that arrive within
+// CommitHold, and returns as soon as none is announced any more. A commit
+// costs the writer as much CPU for one event as for dozens (the fsync, the
+// log's page frames), and under load that CPU is what the requests on
+// their way lack: waiting a moment for the ones already being handled
+// saves each of them the whole next round, and the process a commit.
+// Appends nobody announced (a single writer, the projections, the saga)
+// are never held.
+func (s *Store) hold(batch []*appendRequest, t *time.Timer) []*appendRequest {
+	if s.commitHold <= 0 || s.expected.Load() == 0 {
+		return batch
+	}
+	t.Reset(s.commitHold)
+	s.holding.Store(true)
+	defer func() {
+		t.Stop()
+		s.holding.Store(false)
+	}()
+	for len(batch) < s.maxBatch && s.expected.Load() > 0 {
+		select {
+		case req := <-s.reqs:
+			batch = append(batch, req)
+		case <-s.expectNone:
+		case <-t.C:
+			return batch
+		case <-s.closing:
+			return batch
+		}
+	}
+	return batch
+}
+
+// expectKey is the context key of an expectation.
+type expectKey struct{}
+
+// expectation is an append announced with Expect.
+type expectation struct {
+	s    *Store
+	done atomic.Bool
+}
+
+// Expect implements eventstore.GroupCommitter.
+func (s *Store) Expect(ctx context.Context) (context.Context, func()) {
+	e := &expectation{s: s}
+	s.expected.Add(1)
+	return context.WithValue(ctx, expectKey{}, e), e.arrive
+}
+
+// arrive ends the expectation once; the last one wakes a holding writer.
+func (e *expectation) arrive() {
+	if e.done.CompareAndSwap(false, true) && e.s.expected.Add(-1) == 0 {
+		select {
+		case e.s.expectNone <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// arrived ends the expectation ctx carries, if any: its append is queued.
+func arrived(ctx context.Context) {
+	if e, ok := ctx.Value(expectKey{}).(*expectation); ok {
+		e.arrive()
 	}
 }
 

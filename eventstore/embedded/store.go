@@ -31,9 +31,14 @@ const (
 
 	defaultReaders  = 4
 	defaultMaxBatch = 1024
+
+	defaultCommitHold = 500 * time.Microsecond
 )
 
-var _ eventstore.Store = (*Store)(nil)
+var (
+	_ eventstore.Store          = (*Store)(nil)
+	_ eventstore.GroupCommitter = (*Store)(nil)
+)
 
 // Options tune a Store. The zero value is ready to use.
 type Options struct {
@@ -45,6 +50,9 @@ type Options struct {
 	Readers int
 	// MaxBatch caps the appends committed in one transaction (default 1024).
 	MaxBatch int
+	// CommitHold is the longest a commit waits for appends announced with
+	// Expect (default 500µs; negative: never).
+	CommitHold time.Duration
 }
 
 // Store is the embedded event store. Open it with Open; it is safe for
@@ -70,6 +78,11 @@ type Store struct {
 	head     atomic.Uint64 // position of the last committed event
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after each commit
+
+	commitHold time.Duration
+	expected   atomic.Int64  // appends announced with Expect and not yet queued
+	expectNone chan struct{} // a token: expected fell to 0
+	holding    atomic.Bool   // the writer is in hold (for tests)
 
 	wstmts       *writeStmts // prepared on writeDB
 	stats        Stats
@@ -103,6 +116,8 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 		writerDone: make(chan struct{}),
 		notify:     make(chan struct{}),
 		versions:   versionCache{},
+		commitHold: opts.CommitHold,
+		expectNone: make(chan struct{}, 1),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -112,6 +127,9 @@ func Open(dir string, opts Options) (_ *Store, err error) {
 	}
 	if s.maxBatch <= 0 {
 		s.maxBatch = defaultMaxBatch
+	}
+	if s.commitHold == 0 {
+		s.commitHold = defaultCommitHold
 	}
 	readers := opts.Readers
 	if readers <= 0 {

@@ -1,0 +1,170 @@
+package embedded_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/eventstore/embedded"
+)
+
+// openHolding opens a store whose commits would wait an hour for appends
+// announced with Expect: a test that ends at all shows they did not.
+func openHolding(t *testing.T) *embedded.Store {
+	t.Helper()
+	s, err := embedded.Open(t.TempDir(), embedded.Options{CommitHold: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func holdEvent() eventstore.EventData {
+	return eventstore.EventData{ID: uuid.New(), Type: "Held", Data: []byte(`{}`)}
+}
+
+type appended struct {
+	res eventstore.AppendResult
+	err error
+}
+
+// appendAsync appends one event to stream and delivers the outcome.
+func appendAsync(ctx context.Context, s eventstore.Store, stream string) <-chan appended {
+	out := make(chan appended, 1)
+	go func() {
+		res, err := s.Append(ctx, stream, eventstore.NoStream, holdEvent())
+		out <- appended{res, err}
+	}()
+	return out
+}
+
+// waitUntil polls cond until it holds, or fails the test after a generous
+// bound.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func result(t *testing.T, what string, ch <-chan appended) eventstore.AppendResult {
+	t.Helper()
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			t.Fatalf("%s: %v", what, a.err)
+		}
+		return a.res
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: no answer in 30 s: the commit is held", what)
+	}
+	return eventstore.AppendResult{}
+}
+
+// TestHold_WaitsForAnnouncedAppend: while an append is announced, the
+// writer holds the commit of another, and commits both together once the
+// announced one arrives.
+func TestHold_WaitsForAnnouncedAppend(t *testing.T) {
+	s := openHolding(t)
+	ctx, done := s.Expect(t.Context())
+	defer done()
+	commits := s.Stats().Commits.Load()
+	first := appendAsync(t.Context(), s, "order-first")
+	waitUntil(t, "the writer to hold the first append's commit", s.Holding)
+	second := appendAsync(ctx, s, "order-second")
+	a, b := result(t, "first append", first), result(t, "announced append", second)
+	if n := s.Stats().Commits.Load() - commits; n != 1 {
+		t.Errorf("%d commits for the two appends, want 1", n)
+	}
+	if a.Position != 1 || b.Position != 2 {
+		t.Errorf("positions %d and %d, want 1 and 2 (the held append first)", a.Position, b.Position)
+	}
+	if n := s.Expected(); n != 0 {
+		t.Errorf("%d appends still expected after the announced one arrived", n)
+	}
+	done() // after the append: changes nothing
+	if n := s.Expected(); n != 0 {
+		t.Errorf("done after the append: %d expected, want 0", n)
+	}
+}
+
+// TestHold_DoneReleases: an announcement withdrawn without an append
+// releases a held commit at once.
+func TestHold_DoneReleases(t *testing.T) {
+	s := openHolding(t)
+	_, done := s.Expect(t.Context())
+	first := appendAsync(t.Context(), s, "order-first")
+	waitUntil(t, "the writer to hold the commit", s.Holding)
+	done()
+	done() // twice: still one withdrawal
+	result(t, "held append after done", first)
+	if n := s.Expected(); n != 0 {
+		t.Errorf("%d expected after done, want 0", n)
+	}
+}
+
+// TestHold_UnannouncedNeverHeld: with nothing announced, appends commit
+// as they come, one writer after another.
+func TestHold_UnannouncedNeverHeld(t *testing.T) {
+	s := openHolding(t)
+	for i := range 20 {
+		result(t, "append", appendAsync(t.Context(), s, "order-"+uuid.NewString()))
+		if s.Holding() {
+			t.Fatalf("append %d: the writer holds with nothing announced", i)
+		}
+	}
+}
+
+// TestHold_Off: a negative CommitHold never holds, announced or not.
+func TestHold_Off(t *testing.T) {
+	s, err := embedded.Open(t.TempDir(), embedded.Options{CommitHold: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	_, done := s.Expect(t.Context())
+	defer done()
+	result(t, "append beside an announcement that never comes", appendAsync(t.Context(), s, "order-x"))
+}
+
+// TestHold_Close: Close ends a hold at once, and the held append is
+// committed, not lost.
+func TestHold_Close(t *testing.T) {
+	s, err := embedded.Open(t.TempDir(), embedded.Options{CommitHold: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, done := s.Expect(t.Context())
+	defer done()
+	first := appendAsync(t.Context(), s, "order-first")
+	waitUntil(t, "the writer to hold the commit", s.Holding)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return in 30 s: the writer holds on")
+	}
+	if res := result(t, "held append", first); res.Position != 1 {
+		t.Errorf("held append at position %d, want 1", res.Position)
+	}
+}
