@@ -84,6 +84,8 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 	}
 	stream := domain.StockStream(cmd.SKU)
 	req = withRequestID(req)
+	ctx, done := s.expect(ctx)
+	defer done()
 	events, err := domain.DecideStock(cmd, s.now())
 	if err != nil {
 		return StockResult{}, err

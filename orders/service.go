@@ -229,6 +229,8 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 	if err := domain.ValidID(orderID); err != nil {
 		return Result{}, err
 	}
+	ctx, done := s.expect(ctx)
+	defer done()
 	_, place := cmd.(domain.PlaceOrder)
 	blind := place && req.IdempotencyKey == "" && req.IfMatch == nil
 	req = withRequestID(req)
@@ -258,6 +260,16 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 		res.RequestID = req.RequestID
 	}
 	return res, err
+}
+
+// expect announces the command's append to a store that commits in groups
+// (see eventstore.GroupCommitter), so that a commit under way may wait for
+// it; done withdraws it if no append follows.
+func (s *Service) expect(ctx context.Context) (context.Context, func()) {
+	if gc, ok := s.store.(eventstore.GroupCommitter); ok {
+		return gc.Expect(ctx)
+	}
+	return ctx, func() {}
 }
 
 // withRequestID gives req an ID if the caller named none.

@@ -168,3 +168,26 @@ func TestHold_Close(t *testing.T) {
 		t.Errorf("held append at position %d, want 1", res.Position)
 	}
 }
+
+// TestHold_NestedExpect: an announcement within one announces nothing
+// more, so the one append ends both.
+func TestHold_NestedExpect(t *testing.T) {
+	s := openHolding(t)
+	outer, outerDone := s.Expect(t.Context())
+	defer outerDone()
+	inner, innerDone := s.Expect(outer)
+	defer innerDone()
+	if n := s.Expected(); n != 1 {
+		t.Fatalf("%d expected after a nested announcement, want 1", n)
+	}
+	result(t, "announced append", appendAsync(inner, s, "order-nested"))
+	if n := s.Expected(); n != 0 {
+		t.Errorf("%d expected after the append, want 0", n)
+	}
+	// A context whose announcement has arrived announces anew.
+	_, again := s.Expect(inner)
+	if n := s.Expected(); n != 1 {
+		t.Errorf("%d expected after announcing again, want 1", n)
+	}
+	again()
+}
