@@ -1,9 +1,14 @@
 package fulfilment_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -11,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderstore/orderstore/api"
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
 	"github.com/orderstore/orderstore/eventstore/embedded"
@@ -63,7 +69,7 @@ func benchOrder(r *rand.Rand, id string) domain.PlaceOrder {
 
 // placeAll places n orders from benchClients goroutines and returns the
 // time it took.
-func placeAll(b *testing.B, svc *orders.Service, prefix string, n int) time.Duration {
+func placeAll(b *testing.B, _ eventstore.Store, svc *orders.Service, prefix string, n int) time.Duration {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -128,54 +134,11 @@ func watchReserved(ctx context.Context, store eventstore.Store, want int) *reser
 //	go test -run '^$' -bench Fulfilment -benchtime 1x ./fulfilment/
 func BenchmarkFulfilment(b *testing.B) {
 	const orders64 = 6000
-	b.Run("Throughput", func(b *testing.B) {
-		for b.Loop() {
-			store, _ := benchStore(b)
-			track := orders.New(store, orders.Options{})
-			trackCommits := store.Stats().Commits.Load()
-			trackTime := placeAll(b, track, "track", orders64)
-			trackCommits = store.Stats().Commits.Load() - trackCommits
-
-			ctx, cancel := context.WithCancel(b.Context())
-			w := watchReserved(ctx, store, orders64)
-			w.mu.Lock()
-			all := w.all
-			w.mu.Unlock()
-			saga := fulfilment.New(store, fulfilment.Options{})
-			done := make(chan error, 1)
-			start := time.Now()
-			go func() { done <- saga.Run(ctx) }()
-			// Catch up past the track orders first: not part of the figure.
-			head, _ := store.Head(ctx)
-			if err := saga.WaitFor(ctx, head); err != nil {
-				b.Fatal(err)
-			}
-			catchUp := time.Since(start)
-			reserve := orders.New(store, orders.Options{ReserveStock: true})
-			commits, events := store.Stats().Commits.Load(), store.Stats().Events.Load()
-			start = time.Now()
-			placeTime := placeAll(b, reserve, "reserve", orders64)
-			select {
-			case <-all:
-			case <-time.After(5 * time.Minute):
-				b.Fatal("orders not all reserved")
-			}
-			reserveTime := time.Since(start)
-			commits, events = store.Stats().Commits.Load()-commits, store.Stats().Events.Load()-events
-			cancel()
-			<-done
-			trackRate := float64(orders64) / trackTime.Seconds()
-			reserveRate := float64(orders64) / reserveTime.Seconds()
-			b.ReportMetric(trackRate, "track_orders/s")
-			b.ReportMetric(float64(orders64)/placeTime.Seconds(), "reserve_placed/s")
-			b.ReportMetric(reserveRate, "reserved_orders/s")
-			b.ReportMetric(reserveRate/trackRate, "ratio")
-			b.ReportMetric(catchUp.Seconds()*1000, "catchup_ms")
-			b.ReportMetric(float64(commits)/reserveTime.Seconds(), "commits/s")
-			b.ReportMetric(float64(events)/float64(commits), "events/commit")
-			b.ReportMetric(float64(orders64)/float64(trackCommits), "track_events/commit")
-		}
-	})
+	b.Run("Throughput", func(b *testing.B) { benchThroughput(b, orders64, placeAll) })
+	// The same with the orders placed over HTTP, through the API on a
+	// loopback server with keep-alive clients, as clients of serve place
+	// them.
+	b.Run("ThroughputHTTP", func(b *testing.B) { benchThroughput(b, orders64, placeAllHTTP) })
 	b.Run("Latency1000", func(b *testing.B) {
 		const rate, seconds = 1000, 5
 		for b.Loop() {
@@ -232,4 +195,100 @@ func BenchmarkFulfilment(b *testing.B) {
 			b.ReportMetric(lat[len(lat)-1], "max_ms")
 		}
 	})
+}
+
+// benchThroughput places orders64 orders with place under the track
+// policy, then as many under reserve with the saga running, and reports
+// the reserved orders/s as a ratio of the track placement rate.
+func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store eventstore.Store, svc *orders.Service, prefix string, n int) time.Duration) {
+	for b.Loop() {
+		store, _ := benchStore(b)
+		track := orders.New(store, orders.Options{})
+		trackCommits := store.Stats().Commits.Load()
+		trackTime := place(b, store, track, "track", orders64)
+		trackCommits = store.Stats().Commits.Load() - trackCommits
+
+		ctx, cancel := context.WithCancel(b.Context())
+		w := watchReserved(ctx, store, orders64)
+		w.mu.Lock()
+		all := w.all
+		w.mu.Unlock()
+		saga := fulfilment.New(store, fulfilment.Options{})
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- saga.Run(ctx) }()
+		// Catch up past the track orders first: not part of the figure.
+		head, _ := store.Head(ctx)
+		if err := saga.WaitFor(ctx, head); err != nil {
+			b.Fatal(err)
+		}
+		catchUp := time.Since(start)
+		reserve := orders.New(store, orders.Options{ReserveStock: true})
+		commits, events := store.Stats().Commits.Load(), store.Stats().Events.Load()
+		start = time.Now()
+		placeTime := place(b, store, reserve, "reserve", orders64)
+		select {
+		case <-all:
+		case <-time.After(5 * time.Minute):
+			b.Fatal("orders not all reserved")
+		}
+		reserveTime := time.Since(start)
+		commits, events = store.Stats().Commits.Load()-commits, store.Stats().Events.Load()-events
+		cancel()
+		<-done
+		trackRate := float64(orders64) / trackTime.Seconds()
+		reserveRate := float64(orders64) / reserveTime.Seconds()
+		b.ReportMetric(trackRate, "track_orders/s")
+		b.ReportMetric(float64(orders64)/placeTime.Seconds(), "reserve_placed/s")
+		b.ReportMetric(reserveRate, "reserved_orders/s")
+		b.ReportMetric(reserveRate/trackRate, "ratio")
+		b.ReportMetric(catchUp.Seconds()*1000, "catchup_ms")
+		b.ReportMetric(float64(commits)/reserveTime.Seconds(), "commits/s")
+		b.ReportMetric(float64(events)/float64(commits), "events/commit")
+		b.ReportMetric(float64(orders64)/float64(trackCommits), "track_events/commit")
+	}
+}
+
+// placeAllHTTP places n orders as placeAll does, over HTTP: POST /orders
+// through the API over svc on a loopback server, from benchClients
+// keep-alive clients.
+func placeAllHTTP(b *testing.B, store eventstore.Store, svc *orders.Service, prefix string, n int) time.Duration {
+	b.Helper()
+	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: svc}).Handler())
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range benchClients {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(c), 1))
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				body, err := json.Marshal(benchOrder(r, fmt.Sprintf("%s-%d", prefix, i)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				res, err := client.Post(srv.URL+"/orders", "application/json", bytes.NewReader(body))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				if res.StatusCode != http.StatusCreated {
+					b.Errorf("POST /orders: status %d", res.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
 }
