@@ -403,7 +403,7 @@ for c in cols:
         if f and f[0].startswith("BenchmarkHTTP/orders") and len(f) > 1:
             n = float(f[1])
     per[c] = total.get(c) * 1000 / n if total.get(c) and n else None
-for label, unit in (("req/s", "req/s"), ("allocations per request", "allocs/op"), ("bytes allocated per request", "B/op")):
+for label, unit in (("req/s", "req/s"), ("events per commit (one fsync each)", "events/fsync"), ("allocations per request", "allocs/op"), ("bytes allocated per request", "B/op")):
     vals = [bench(c, unit) for c in cols]
     print(f"| {label} | " + " | ".join("n/a" if v is None else f"{v:,.0f}" for v in vals) + " |")
 print("| CPU per request, all goroutines | " + " | ".join("n/a" if per[c] is None else f"{per[c]:.0f} µs" for c in cols) + " |")
