@@ -128,8 +128,8 @@ func problemFor(err error, read bool) Problem {
 		return Problem{Status: http.StatusConflict, Code: "position_not_reached", Field: "min_position", Detail: be.Error(), Head: &be.head}
 	case errors.Is(err, eventstore.ErrUnsupported):
 		return Problem{Status: http.StatusNotImplemented, Code: "filter_unsupported",
-			Detail: "this event store cannot select events by that filter through an index (KurrentDB: correlation_id, type, stream_prefix); " +
-				"read the whole feed (GET /events without filters) or run on the embedded store"}
+			Detail: "this event store cannot select events by that filter (KurrentDB: correlation_id, which nothing on the server indexes); " +
+				"filter by type or stream_prefix, read the whole feed (GET /events without filters), or run on the embedded store"}
 	case read && (errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrClosed)):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
 			Detail: "the event store is unavailable, so this cannot be read now; retry later " +
