@@ -55,13 +55,17 @@ func mkdir(dir string) error {
 // it reloads them, and reads the log again from the checkpoint.
 //
 // A delivery holds one of the endpoint's Concurrency slots from its send
-// until its outcome is committed, and its stream until then: so the
-// deliveries a crash can repeat are at most the slots (after a crash,
-// the events after the checkpoint that have a row are not sent again),
-// and an event is sent only after every earlier one of its stream is
-// delivered or dead. Outcomes and the checkpoint commit through the
-// notifier's committer, one commit in flight per worker, while other
-// streams keep being sent.
+// until its answer; then, until its outcome is committed, it counts
+// against a second bound of as many answered deliveries awaiting their
+// commit. So the deliveries a crash can repeat are at most twice
+// Concurrency (after a crash, the events after the checkpoint that have
+// a row are not sent again). An event is sent only after every earlier
+// one of its stream has been answered 2xx (its outcome committed or on
+// its way, in the same or an earlier commit) or is dead: a failed
+// answer holds the stream until its outcome is committed. Outcomes and
+// the checkpoint commit through the notifier's committer, one commit in
+// flight per worker, while sends go on: the answers arriving during a
+// commit go into the next one.
 type worker struct {
 	n      *Notifier
 	id     string
@@ -78,8 +82,8 @@ type worker struct {
 	keys     signingKeys
 	items    []*item           // the window, in position order
 	index    map[uint64]*item  // items by position
-	inflight map[uint64]string // position → stream: sent, outcome not committed
-	results  []result          // attempts finished, outcome not committed
+	sending  map[uint64]string // position → stream: sent, no answer yet
+	results  []result          // attempts answered, outcome not committed
 	caughtUp bool              // the last read of the log found nothing more
 	readPos  uint64            // the last position read from the log
 	// rowsUpTo is, after a reload, the last position after the checkpoint
@@ -87,6 +91,7 @@ type worker struct {
 	// have been delivered already.
 	rowsUpTo uint64
 	busy     map[string]bool // step's scratch
+	taken    map[uint64]bool // step's scratch
 
 	// commitDelay and commitAfter back off commits after a failed one.
 	commitDelay time.Duration
@@ -135,6 +140,7 @@ func (w *worker) touch() {
 // result is the outcome of one attempt.
 type result struct {
 	position    uint64
+	stream      string
 	at          time.Time
 	status      int
 	err         string
@@ -187,7 +193,7 @@ func (w *worker) run(ctx context.Context) {
 	}
 	committed := make(chan commitDone, 1)
 	sends, committing := 0, false
-	w.inflight = map[uint64]string{}
+	w.sending = map[uint64]string{}
 	w.dirty.Store(true)
 	defer close(w.done)
 	defer w.client.CloseIdleConnections()
@@ -221,7 +227,7 @@ func (w *worker) run(ctx context.Context) {
 	for {
 		var wait time.Duration
 		if err := w.step(ctx, &committing, committed, func(it *item, ep row) {
-			w.inflight[it.position] = it.stream
+			w.sending[it.position] = it.stream
 			sends++
 			jobs <- job{url: ep.URL, keys: w.keys, it: it}
 		}, &wait); err != nil {
@@ -248,6 +254,7 @@ func (w *worker) run(ctx context.Context) {
 			reply <- w.unrecorded()
 		case r := <-sent:
 			sends--
+			delete(w.sending, r.position)
 			w.results = append(w.results, r)
 		case c := <-committed:
 			committing = false
@@ -270,6 +277,7 @@ func (w *worker) run(ctx context.Context) {
 			select {
 			case r := <-sent:
 				sends--
+				delete(w.sending, r.position)
 				w.results = append(w.results, r)
 			default:
 				drained = true
@@ -304,18 +312,37 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 		return nil
 	}
 	now := w.n.now()
-	full := false // a due delivery waits for a slot
 	if w.busy == nil {
 		w.busy = make(map[string]bool, w.n.window)
+		w.taken = make(map[uint64]bool, 3*w.n.concurrency)
 	}
-	busy := w.busy
+	busy, taken := w.busy, w.taken
 	clear(busy)
-	for _, s := range w.inflight {
-		busy[s] = true
+	clear(taken)
+	for p, s := range w.sending {
+		busy[s], taken[p] = true, true
 	}
+	for _, r := range w.results {
+		taken[r.position] = true
+		if r.interrupted || r.status/100 != 2 {
+			busy[r.stream] = true // its outcome decides what comes next
+		}
+		if r.status == http.StatusGone {
+			return nil // the endpoint is being disabled
+		}
+	}
+	// free tells whether a send can start: a slot is free, and the
+	// answered deliveries awaiting their commit leave room.
+	free := func() bool {
+		return len(w.sending) < w.n.concurrency && len(w.sending)+len(w.results) < 2*w.n.concurrency
+	}
+	full := false // a due delivery waits for a slot
 	for _, it := range w.items {
-		if full && len(w.inflight) >= w.n.concurrency {
-			break // nothing more can start: a slot freeing wakes the worker
+		if full && !free() {
+			break // nothing more can start: an answer or a commit wakes the worker
+		}
+		if taken[it.position] {
+			continue // sent: in flight, or answered 2xx and its commit to come
 		}
 		if busy[it.stream] {
 			continue // an earlier event of its stream is not done yet
@@ -325,7 +352,7 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 			*wait = min(*wait, due)
 			continue
 		}
-		if len(w.inflight) >= w.n.concurrency {
+		if !free() {
 			full = true // woken when a slot frees
 			continue
 		}
@@ -391,9 +418,16 @@ func (w *worker) fill(ctx context.Context) error {
 	if room < w.n.window/4 {
 		// Read the log in larger batches, unless the deliveries to send
 		// run low.
+		sent := make(map[uint64]bool, len(w.sending)+len(w.results))
+		for p := range w.sending {
+			sent[p] = true
+		}
+		for _, r := range w.results {
+			sent[r.position] = true
+		}
 		fresh := 0
 		for _, it := range w.items {
-			if _, sent := w.inflight[it.position]; !it.recorded && !sent {
+			if !it.recorded && !sent[it.position] {
 				fresh++
 			}
 		}
@@ -477,7 +511,7 @@ func (w *worker) startCommit(ctx context.Context, committing *bool, committed ch
 		case it.recorded:
 			held[it.stream] = true
 		case held[it.stream]:
-			if _, sent := w.inflight[it.position]; !sent {
+			if _, sent := w.sending[it.position]; !sent && !slices.ContainsFunc(w.results, func(r result) bool { return r.position == it.position }) {
 				added = append(added, it)
 			}
 		}
@@ -651,10 +685,7 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 // apply brings the cache up to a successful commit.
 func (w *worker) apply(c commitDone) {
 	m := w.n.metrics
-	// The attempts covered free their slots, whatever became of them.
-	for _, r := range w.results[:c.results] {
-		delete(w.inflight, r.position)
-	}
+	// The attempts covered leave the bound of answers awaiting a commit.
 	w.results = slices.Delete(w.results, 0, c.results)
 	done := false
 	for _, o := range c.outcomes {
@@ -715,7 +746,7 @@ func deliveryID(endpoint string, e eventstore.RecordedEvent) string {
 func (w *worker) send(ctx context.Context, url string, keys signingKeys, it *item) result {
 	n := w.n
 	start := n.now()
-	r := result{position: it.position, at: start.UTC()}
+	r := result{position: it.position, stream: it.stream, at: start.UTC()}
 	id, body := it.id, it.body
 	ts := strconv.FormatInt(start.Unix(), 10)
 	sig, err := keys.signature(start, id, ts, body)
