@@ -91,7 +91,9 @@ type worker struct {
 	// have been delivered already.
 	rowsUpTo uint64
 	busy     map[string]bool // step's scratch
-	taken    map[uint64]bool // step's scratch
+	// taken holds, during step, the positions sent and not yet
+	// committed: sending, or answered (in results).
+	taken map[uint64]bool
 
 	// commitDelay and commitAfter back off commits after a failed one.
 	commitDelay time.Duration
@@ -298,6 +300,18 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 			return err
 		}
 	}
+	if w.busy == nil {
+		w.busy = make(map[string]bool, w.n.window)
+		w.taken = make(map[uint64]bool, 3*w.n.concurrency)
+	}
+	busy, taken := w.busy, w.taken
+	clear(taken)
+	for p := range w.sending {
+		taken[p] = true
+	}
+	for _, r := range w.results {
+		taken[r.position] = true
+	}
 	if err := w.fill(ctx); err != nil {
 		return err
 	}
@@ -312,18 +326,11 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 		return nil
 	}
 	now := w.n.now()
-	if w.busy == nil {
-		w.busy = make(map[string]bool, w.n.window)
-		w.taken = make(map[uint64]bool, 3*w.n.concurrency)
-	}
-	busy, taken := w.busy, w.taken
 	clear(busy)
-	clear(taken)
-	for p, s := range w.sending {
-		busy[s], taken[p] = true, true
+	for _, s := range w.sending {
+		busy[s] = true
 	}
 	for _, r := range w.results {
-		taken[r.position] = true
 		if r.interrupted || r.status/100 != 2 {
 			busy[r.stream] = true // its outcome decides what comes next
 		}
@@ -335,6 +342,11 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 	// answered deliveries awaiting their commit leave room.
 	free := func() bool {
 		return len(w.sending) < w.n.concurrency && len(w.sending)+len(w.results) < 2*w.n.concurrency
+	}
+	if !free() {
+		// Nothing can start before an answer or a commit, which wake the
+		// worker: the scan of the window waits for them.
+		return nil
 	}
 	full := false // a due delivery waits for a slot
 	for _, it := range w.items {
@@ -418,16 +430,9 @@ func (w *worker) fill(ctx context.Context) error {
 	if room < w.n.window/4 {
 		// Read the log in larger batches, unless the deliveries to send
 		// run low.
-		sent := make(map[uint64]bool, len(w.sending)+len(w.results))
-		for p := range w.sending {
-			sent[p] = true
-		}
-		for _, r := range w.results {
-			sent[r.position] = true
-		}
 		fresh := 0
 		for _, it := range w.items {
-			if !it.recorded && !sent[it.position] {
+			if !it.recorded && !w.taken[it.position] {
 				fresh++
 			}
 		}
@@ -511,7 +516,7 @@ func (w *worker) startCommit(ctx context.Context, committing *bool, committed ch
 		case it.recorded:
 			held[it.stream] = true
 		case held[it.stream]:
-			if _, sent := w.sending[it.position]; !sent && !slices.ContainsFunc(w.results, func(r result) bool { return r.position == it.position }) {
+			if !w.taken[it.position] {
 				added = append(added, it)
 			}
 		}
@@ -670,7 +675,7 @@ func (w *worker) write(ctx context.Context, tx *sql.Tx, outs []outcome, added []
 	// Keep the newest delivered deliveries only; pruning now and then
 	// keeps the scan of the kept ones off most commits. Rows after the
 	// checkpoint stay: they tell, after a crash, what not to send again.
-	if w.sincePrune += delivered; w.sincePrune >= keepDelivered/10 {
+	if w.sincePrune += delivered; w.sincePrune >= keepDelivered/2 {
 		w.sincePrune = 0
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE endpoint = ?1 AND state = ?2 AND position <
 			(SELECT position FROM deliveries WHERE endpoint = ?1 AND state = ?2 ORDER BY position DESC LIMIT 1 OFFSET ?3)
@@ -761,11 +766,15 @@ func (w *worker) send(ctx context.Context, url string, keys signingKeys, it *ite
 		r.err = "bad request: " + err.Error()
 		return r
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "orderstore-webhooks/1")
-	req.Header.Set("webhook-id", id)
-	req.Header.Set("webhook-timestamp", ts)
-	req.Header.Set("webhook-signature", sig)
+	// Keys in canonical form (as Header.Set would write them), in a map
+	// made at its size: the headers of every attempt.
+	req.Header = http.Header{
+		"Content-Type":      {"application/json"},
+		"User-Agent":        {"orderstore-webhooks/1"},
+		"Webhook-Id":        {id},
+		"Webhook-Timestamp": {ts},
+		"Webhook-Signature": {sig},
+	}
 	resp, err := w.client.Do(req)
 	if err == nil {
 		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
