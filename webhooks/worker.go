@@ -429,10 +429,11 @@ func (w *worker) fill(ctx context.Context) error {
 	}
 	if room < w.n.window/4 {
 		// Read the log in larger batches, unless the deliveries to send
-		// run low.
-		fresh := 0
+		// run low. (At least fresh of them are not sent yet: a bound
+		// without a lookup per delivery of the window.)
+		fresh := -len(w.taken)
 		for _, it := range w.items {
-			if !it.recorded && !w.taken[it.position] {
+			if !it.recorded {
 				fresh++
 			}
 		}
@@ -510,10 +511,13 @@ func (w *worker) startCommit(ctx context.Context, committing *bool, committed ch
 	// A delivery waiting behind one to be retried (hours, maybe) gets a
 	// row, so that it does not hold the checkpoint meanwhile.
 	var added []*item
-	held := map[string]bool{}
+	var held map[string]bool // made at the first recorded delivery: rare
 	for _, it := range w.items {
 		switch {
 		case it.recorded:
+			if held == nil {
+				held = map[string]bool{}
+			}
 			held[it.stream] = true
 		case held[it.stream]:
 			if !w.taken[it.position] {
@@ -541,7 +545,10 @@ func (w *worker) startCommit(ctx context.Context, committing *bool, committed ch
 // written: before the first delivery left without a row, or to the last
 // position read if there is none.
 func (w *worker) checkpoint(outs []outcome, added []*item) uint64 {
-	writes := make(map[uint64]bool, len(outs)+len(added))
+	var writes map[uint64]bool
+	if len(outs)+len(added) > 0 {
+		writes = make(map[uint64]bool, len(outs)+len(added))
+	}
 	for _, o := range outs {
 		writes[o.position] = true
 	}
