@@ -21,9 +21,9 @@
 // those with a row are skipped. Deliveries of one stream go one at a time
 // in stream order (the next is sent once the previous is answered 2xx or
 // dead); different streams go concurrently, up to Options.Concurrency
-// sent per endpoint and as many answered whose outcome awaits its commit.
-// A crash re-sends at most those (twice Options.Concurrency per
-// endpoint), with the same webhook-id.
+// sent per endpoint and three times as many answered whose outcome awaits
+// its commit. A crash re-sends at most those (four times
+// Options.Concurrency per endpoint), with the same webhook-id.
 //
 // A dead-lettered delivery does not hold its stream: the stream's later
 // events are delivered after it is dead, and a retry by hand delivers the

@@ -35,6 +35,13 @@ const (
 	// forever is the wait of a worker with nothing scheduled: it sleeps
 	// until woken.
 	forever = 365 * 24 * time.Hour
+	// answeredPerSlot bounds the answered deliveries whose outcome awaits
+	// its commit, per slot (Options.Concurrency): a crash re-sends at most
+	// (1+answeredPerSlot) × Concurrency deliveries per endpoint. The bound
+	// also caps a commit's outcomes: with 1, a commit carried at most as
+	// many as the slots, and BenchmarkDeliver (1 endpoint) measured
+	// ratios of 0.25-0.30 against 0.32-0.34 with 3, alternated runs.
+	answeredPerSlot = 3
 )
 
 func mkdir(dir string) error {
@@ -56,10 +63,10 @@ func mkdir(dir string) error {
 //
 // A delivery holds one of the endpoint's Concurrency slots from its send
 // until its answer; then, until its outcome is committed, it counts
-// against a second bound of as many answered deliveries awaiting their
-// commit. So the deliveries a crash can repeat are at most twice
-// Concurrency (after a crash, the events after the checkpoint that have
-// a row are not sent again). An event is sent only after every earlier
+// against a second bound of answeredPerSlot × Concurrency answered
+// deliveries awaiting their commit. So the deliveries a crash can repeat
+// are at most (1+answeredPerSlot) × Concurrency (after a crash, the
+// events after the checkpoint that have a row are not sent again). An event is sent only after every earlier
 // one of its stream has been answered 2xx (its outcome committed or on
 // its way, in the same or an earlier commit) or is dead: a failed
 // answer holds the stream until its outcome is committed. Outcomes and
@@ -90,6 +97,7 @@ type worker struct {
 	// that has a row (0 if none): events read from the log up to it may
 	// have been delivered already.
 	rowsUpTo uint64
+	ns       uuid.UUID       // the namespace of the endpoint's webhook-ids
 	busy     map[string]bool // step's scratch
 	// taken holds, during step, the positions sent and not yet
 	// committed: sending, or answered (in results).
@@ -196,6 +204,7 @@ func (w *worker) run(ctx context.Context) {
 	committed := make(chan commitDone, 1)
 	sends, committing := 0, false
 	w.sending = map[uint64]string{}
+	w.ns = deliveryNamespace(w.id)
 	w.dirty.Store(true)
 	defer close(w.done)
 	defer w.client.CloseIdleConnections()
@@ -302,7 +311,7 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 	}
 	if w.busy == nil {
 		w.busy = make(map[string]bool, w.n.window)
-		w.taken = make(map[uint64]bool, 3*w.n.concurrency)
+		w.taken = make(map[uint64]bool, (1+answeredPerSlot)*w.n.concurrency)
 	}
 	busy, taken := w.busy, w.taken
 	clear(taken)
@@ -341,7 +350,7 @@ func (w *worker) step(ctx context.Context, committing *bool, committed chan<- co
 	// free tells whether a send can start: a slot is free, and the
 	// answered deliveries awaiting their commit leave room.
 	free := func() bool {
-		return len(w.sending) < w.n.concurrency && len(w.sending)+len(w.results) < 2*w.n.concurrency
+		return len(w.sending) < w.n.concurrency && len(w.sending)+len(w.results) < (1+answeredPerSlot)*w.n.concurrency
 	}
 	if !free() {
 		// Nothing can start before an answer or a commit, which wake the
@@ -470,7 +479,7 @@ func (w *worker) fill(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("encode event %s: %w", e.ID, err)
 		}
-		it := &item{position: e.Position, id: deliveryID(w.id, e), eventID: e.ID.String(), eventType: e.Type, stream: e.Stream,
+		it := &item{position: e.Position, id: deliveryID(w.ns, e), eventID: e.ID.String(), eventType: e.Type, stream: e.Stream,
 			state: DeliveryPending, nextAt: now, recordedAt: e.RecordedAt, body: body, prev: p}
 		w.items = append(w.items, it)
 		w.index[it.position] = it
@@ -744,13 +753,20 @@ func (w *worker) apply(c commitDone) {
 	m.observeLag(w.id, w.items)
 }
 
-// deliveryID is the webhook-id of event e for endpoint: the same for every
-// attempt and after any restart, different for each endpoint.
-func deliveryID(endpoint string, e eventstore.RecordedEvent) string {
+// deliveryNamespace is the namespace of an endpoint's webhook-ids; a
+// worker keeps it rather than parse its endpoint's ID for every event.
+func deliveryNamespace(endpoint string) uuid.UUID {
 	ns, err := uuid.Parse(endpoint)
 	if err != nil {
 		ns = uuid.NewSHA1(uuid.NameSpaceURL, []byte(endpoint))
 	}
+	return ns
+}
+
+// deliveryID is the webhook-id of event e for the endpoint of namespace
+// ns: the same for every attempt and after any restart, different for
+// each endpoint.
+func deliveryID(ns uuid.UUID, e eventstore.RecordedEvent) string {
 	return "msg_" + strings.ReplaceAll(uuid.NewSHA1(ns, e.ID[:]).String(), "-", "")
 }
 
