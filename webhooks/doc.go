@@ -19,10 +19,11 @@
 // checkpoint moves in the same transaction, never past a delivery without
 // a row; after a crash the events after the checkpoint are read again and
 // those with a row are skipped. Deliveries of one stream go one at a time
-// in stream order; different streams go concurrently, up to
-// Options.Concurrency per endpoint. An attempt's outcome commits before the
-// delivery counts as done, so a crash re-sends at most the attempts that
-// were in flight, with the same webhook-id.
+// in stream order (the next is sent once the previous is answered 2xx or
+// dead); different streams go concurrently, up to Options.Concurrency
+// sent per endpoint and three times as many answered whose outcome awaits
+// its commit. A crash re-sends at most those (four times
+// Options.Concurrency per endpoint), with the same webhook-id.
 //
 // A dead-lettered delivery does not hold its stream: the stream's later
 // events are delivered after it is dead, and a retry by hand delivers the
