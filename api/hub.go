@@ -81,12 +81,19 @@ var errStaleHub = errors.New("hub restarted")
 // run follows $all from after and hands each batch to every stream.
 func (h *hub) run(ctx context.Context, gen, after uint64) {
 	err := h.store.Subscribe(ctx, after, func(events []eventstore.RecordedEvent) error {
-		batch := make([]frame, len(events))
+		// One buffer for the batch's frames, each a slice of it.
 		var buf bytes.Buffer
+		ends := make([]int, len(events))
 		for i, e := range events {
-			buf.Reset()
 			writeEvent(&buf, e)
-			batch[i] = frame{ev: e, data: bytes.Clone(buf.Bytes())}
+			ends[i] = buf.Len()
+		}
+		data := buf.Bytes()
+		batch := make([]frame, len(events))
+		start := 0
+		for i, e := range events {
+			batch[i] = frame{ev: e, data: data[start:ends[i]:ends[i]]}
+			start = ends[i]
 		}
 		h.mu.Lock()
 		defer h.mu.Unlock()
