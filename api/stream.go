@@ -152,17 +152,37 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Live: what the hub hands over is kept in out and written at most
-	// once per StreamFlush. pending is the position of the last event in
-	// out (sent when out holds none).
+	// Live: the hub's batches are written at most once per StreamFlush.
+	// While a write is timed the stream does not take them (frames is
+	// nil): they wait in the buffer, where the hub counts them, and the
+	// stream wakes once for all of them. out holds what is taken and not
+	// written; pending is the position of its last event (sent when it
+	// holds none).
 	pending := sent
 	all := filter.IsZero()
+	take := func(batch []frame) {
+		sub.queued.Add(-int64(len(batch)))
+		for _, f := range batch {
+			if f.ev.Position > pending && (all || filter.Match(f.ev)) {
+				out.Write(f.data)
+				pending = f.ev.Position
+			}
+		}
+	}
+	// drain takes the waiting batches until there are none (false) or out
+	// holds streamFlushBytes (true).
+	drain := func() bool {
+		for out.Len() < streamFlushBytes {
+			select {
+			case batch := <-sub.frames:
+				take(batch)
+			default:
+				return false
+			}
+		}
+		return true
+	}
 	var nextFlush time.Time
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	armed := false
-	out.Reset()
 	flush := func() error {
 		if out.Len() == 0 {
 			return nil
@@ -173,6 +193,11 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		nextFlush = time.Now().Add(s.cfg.StreamFlush)
 		return err
 	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	frames := sub.frames
+	out.Reset()
 	for {
 		select {
 		case <-sub.overflow:
@@ -180,24 +205,15 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			out.Write(s.cutoffEvent(s.slowClient(pending)))
 			_ = write(out.Bytes()) //nolint:errcheck // the stream ends either way
 			return
-		case batch := <-sub.frames:
-			sub.queued.Add(-int64(len(batch)))
-			for _, f := range batch {
-				if f.ev.Position > pending && (all || filter.Match(f.ev)) {
-					out.Write(f.data)
-					pending = f.ev.Position
-				}
-			}
+		case batch := <-frames:
+			take(batch)
 			if out.Len() == 0 {
 				continue
 			}
 			if out.Len() < streamFlushBytes {
-				if armed {
-					continue
-				}
 				if wait := time.Until(nextFlush); wait > 0 {
 					timer.Reset(wait)
-					armed = true
+					frames = nil
 					continue
 				}
 			}
@@ -205,9 +221,15 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-timer.C:
-			armed = false
-			if err := flush(); err != nil {
-				return
+			frames = sub.frames
+			for {
+				more := drain()
+				if err := flush(); err != nil {
+					return
+				}
+				if !more {
+					break
+				}
 			}
 		case <-heartbeat.C:
 			out.WriteString(": heartbeat\n\n")
@@ -215,6 +237,11 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case err := <-sub.failed:
+			for drain() {
+				if flush() != nil {
+					return
+				}
+			}
 			if flush() == nil {
 				s.endStream(w, r, write, sent, err)
 			}
