@@ -129,7 +129,7 @@ func New(cfg Config) *Server {
 	}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.traces = s.traceBuilder()
-	s.hub = newHub(cfg.Store, s.logger, cfg.StreamBuffer)
+	s.hub = newHub(cfg.Store, s.logger, cfg.StreamBuffer, cfg.StreamFlush)
 	s.router = s.routes()
 	s.handler = s.observe(s.head(s.router))
 	return s
