@@ -77,7 +77,7 @@ func runLoadAt(b *testing.B, h http.Handler, clients, want int, rate float64) {
 	for c := range clients {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				if rate > 0 {
+				if rate > 0 { // the pace: request i's start, not a wait for a condition
 					time.Sleep(time.Until(start.Add(time.Duration(float64(i-1) / rate * float64(time.Second)))))
 				}
 				t0 := time.Now()

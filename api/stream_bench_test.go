@@ -82,7 +82,7 @@ func fanout(b *testing.B, followers int, rate float64) {
 			var last uint64
 			for sc.Scan() {
 				line := sc.Bytes()
-				if id, ok := bytes.CutPrefix(line, idPrefix); ok {
+				if id, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
 					p, ok := parsePosition(id)
 					if !ok || p <= last {
 						b.Errorf("follower %d: id %q after %d", i, id, last)
@@ -94,7 +94,7 @@ func fanout(b *testing.B, followers int, rate float64) {
 						return
 					}
 				}
-				if bytes.HasPrefix(line, cutoffLine) {
+				if bytes.HasPrefix(line, []byte("event: cutoff")) {
 					b.Errorf("follower %d cut off after %d events", i, counts[i])
 					return
 				}
@@ -133,11 +133,6 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
-
-var (
-	idPrefix   = []byte("id: ")
-	cutoffLine = []byte("event: cutoff")
-)
 
 // parsePosition parses an SSE id without a string of it.
 func parsePosition(b []byte) (uint64, bool) {
