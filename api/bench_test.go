@@ -57,6 +57,13 @@ var orderBody = []byte(`{"customer_id":"cust-1","currency":"EUR","lines":[{"sku"
 // runLoad sends b.N POST /orders from clients goroutines and reports
 // requests/s and latency percentiles.
 func runLoad(b *testing.B, h http.Handler, clients, want int) {
+	runLoadAt(b, h, clients, want, 0)
+}
+
+// runLoadAt is runLoad with the requests paced at rate a second (request i
+// starts no sooner than i/rate after the first), as fast as the clients go
+// when rate is 0.
+func runLoadAt(b *testing.B, h http.Handler, clients, want int, rate float64) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}
@@ -69,7 +76,10 @@ func runLoad(b *testing.B, h http.Handler, clients, want int) {
 	start := time.Now()
 	for c := range clients {
 		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if rate > 0 { // the pace: request i's start, not a wait for a condition
+					time.Sleep(time.Until(start.Add(time.Duration(float64(i-1) / rate * float64(time.Second)))))
+				}
 				t0 := time.Now()
 				res, err := client.Post(srv.URL+"/orders", "application/json", bytes.NewReader(orderBody))
 				if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/orderstore/orderstore/eventstore"
 )
@@ -23,7 +24,8 @@ type frame struct {
 type hub struct {
 	store  eventstore.Store
 	logger *slog.Logger
-	max    int // events a stream's buffer holds
+	max    int           // events a stream's buffer holds
+	pace   time.Duration // the least time between two reads of a live hub
 
 	mu     sync.Mutex
 	subs   map[*hubSub]struct{}
@@ -40,9 +42,15 @@ type hubSub struct {
 	failed   chan error    // the hub's subscription failed (buffered, 1)
 }
 
-func newHub(store eventstore.Store, logger *slog.Logger, max int) *hub {
-	return &hub{store: store, logger: logger, max: max, subs: map[*hubSub]struct{}{}}
+func newHub(store eventstore.Store, logger *slog.Logger, max int, pace time.Duration) *hub {
+	return &hub{store: store, logger: logger, max: max, pace: pace, subs: map[*hubSub]struct{}{}}
 }
+
+// paceBatch is the size of a batch under which the hub takes itself to be
+// live rather than behind: after a smaller one it waits out its pace
+// before reading again (a subscription reads up to 500 or 1,000 events at
+// once, by backend).
+const paceBatch = 100
 
 // join registers a stream and returns the position after which the hub
 // will hand it every event: the stream reads up to it by itself.
@@ -80,28 +88,26 @@ var errStaleHub = errors.New("hub restarted")
 
 // run follows $all from after and hands each batch to every stream.
 func (h *hub) run(ctx context.Context, gen, after uint64) {
+	// Live, the hub reads at most once per pace: the store's subscription
+	// would read after every commit, and hand every stream a batch of a
+	// few events each time. Behind, it reads on at once.
+	var timer *time.Timer
+	if h.pace > 0 {
+		timer = time.NewTimer(time.Hour)
+		timer.Stop()
+		defer timer.Stop()
+	}
 	err := h.store.Subscribe(ctx, after, func(events []eventstore.RecordedEvent) error {
-		batch := make([]frame, len(events))
-		var buf bytes.Buffer
-		for i, e := range events {
-			buf.Reset()
-			writeEvent(&buf, e)
-			batch[i] = frame{ev: e, data: bytes.Clone(buf.Bytes())}
+		if err := h.handOut(gen, events); err != nil {
+			return err
 		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if gen != h.gen {
-			return errStaleHub
-		}
-		h.last = events[len(events)-1].Position
-		for sub := range h.subs {
-			if sub.queued.Load()+int64(len(batch)) > int64(h.max) {
-				close(sub.overflow)
-				delete(h.subs, sub)
-				continue
+		if timer != nil && len(events) < paceBatch {
+			timer.Reset(h.pace)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			sub.queued.Add(int64(len(batch)))
-			sub.frames <- batch // room: at most max events, each batch at least one
 		}
 		return nil
 	})
@@ -122,4 +128,39 @@ func (h *hub) run(ctx context.Context, gen, after uint64) {
 		h.cancel()
 		h.cancel = nil
 	}
+}
+
+// handOut encodes a batch of the subscription and hands it to every stream,
+// cutting off those whose buffer it would overfill.
+func (h *hub) handOut(gen uint64, events []eventstore.RecordedEvent) error {
+	// One buffer for the batch's frames, each a slice of it.
+	var buf bytes.Buffer
+	ends := make([]int, len(events))
+	for i, e := range events {
+		writeEvent(&buf, e)
+		ends[i] = buf.Len()
+	}
+	data := buf.Bytes()
+	batch := make([]frame, len(events))
+	start := 0
+	for i, e := range events {
+		batch[i] = frame{ev: e, data: data[start:ends[i]:ends[i]]}
+		start = ends[i]
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if gen != h.gen {
+		return errStaleHub
+	}
+	h.last = events[len(events)-1].Position
+	for sub := range h.subs {
+		if sub.queued.Load()+int64(len(batch)) > int64(h.max) {
+			close(sub.overflow)
+			delete(h.subs, sub)
+			continue
+		}
+		sub.queued.Add(int64(len(batch)))
+		sub.frames <- batch // room: at most max events, each batch at least one
+	}
+	return nil
 }

@@ -77,6 +77,11 @@ type Config struct {
 	// StreamBuffer bounds the events GET /events/stream holds for a slow
 	// client before cutting it off; 0 means DefaultStreamBuffer.
 	StreamBuffer int
+	// StreamFlush is the least time between two writes of a live stream
+	// of GET /events/stream: the events committed meanwhile go out in one
+	// write. A stream idle for longer writes the next event at once. 0
+	// means DefaultStreamFlush; negative writes every batch at once.
+	StreamFlush time.Duration
 	// Tracer, if not nil, makes a span of every request, continuing the
 	// client's traceparent; the span's context is what a command's events
 	// record. Nil (export off) costs nothing.
@@ -114,6 +119,9 @@ func New(cfg Config) *Server {
 	if cfg.StreamBuffer <= 0 {
 		cfg.StreamBuffer = DefaultStreamBuffer
 	}
+	if cfg.StreamFlush == 0 {
+		cfg.StreamFlush = DefaultStreamFlush
+	}
 
 	s := &Server{cfg: cfg, logger: cfg.Logger}
 	if s.logger == nil {
@@ -121,7 +129,7 @@ func New(cfg Config) *Server {
 	}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.traces = s.traceBuilder()
-	s.hub = newHub(cfg.Store, s.logger, cfg.StreamBuffer)
+	s.hub = newHub(cfg.Store, s.logger, cfg.StreamBuffer, cfg.StreamFlush)
 	s.router = s.routes()
 	s.handler = s.observe(s.head(s.router))
 	return s

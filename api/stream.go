@@ -23,6 +23,14 @@ const (
 	// client that reads slower than they come: past it the client is cut
 	// off, told where to resume.
 	DefaultStreamBuffer = 4096
+	// DefaultStreamFlush is the least time between two writes of a live
+	// stream: under load each client gets one write (one syscall, one
+	// wake-up of the reader) per interval rather than one per commit,
+	// for at most this much latency; an idle stream writes at once.
+	DefaultStreamFlush = 20 * time.Millisecond
+	// streamFlushBytes is what a live stream holds before writing without
+	// waiting for the interval.
+	streamFlushBytes = 256 << 10
 	// streamWriteTimeout bounds one write to a stream's client: one that
 	// takes nothing for this long (heartbeats come more often) is gone.
 	streamWriteTimeout = time.Minute
@@ -144,34 +152,99 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Live: the hub's batches are written at most once per StreamFlush.
+	// While a write is timed the stream does not take them (frames is
+	// nil): they wait in the buffer, where the hub counts them, and the
+	// stream wakes once for all of them. out holds what is taken and not
+	// written; pending is the position of its last event (sent when it
+	// holds none).
+	pending := sent
+	all := filter.IsZero()
+	take := func(batch []frame) {
+		sub.queued.Add(-int64(len(batch)))
+		for _, f := range batch {
+			if f.ev.Position > pending && (all || filter.Match(f.ev)) {
+				out.Write(f.data)
+				pending = f.ev.Position
+			}
+		}
+	}
+	// drain takes the waiting batches until there are none (false) or out
+	// holds streamFlushBytes (true).
+	drain := func() bool {
+		for out.Len() < streamFlushBytes {
+			select {
+			case batch := <-sub.frames:
+				take(batch)
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	var nextFlush time.Time
+	flush := func() error {
+		if out.Len() == 0 {
+			return nil
+		}
+		err := write(out.Bytes())
+		out.Reset()
+		sent = pending
+		nextFlush = time.Now().Add(s.cfg.StreamFlush)
+		return err
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	frames := sub.frames
+	out.Reset()
 	for {
 		select {
 		case <-sub.overflow:
-			_ = write(s.cutoffEvent(s.slowClient(sent))) //nolint:errcheck // the stream ends either way
+			// What out holds goes first: the cutoff resumes after it.
+			out.Write(s.cutoffEvent(s.slowClient(pending)))
+			_ = write(out.Bytes()) //nolint:errcheck // the stream ends either way
 			return
-		case batch := <-sub.frames:
-			sub.queued.Add(-int64(len(batch)))
-			out.Reset()
-			last := sent
-			for _, f := range batch {
-				if f.ev.Position > sent && filter.Match(f.ev) {
-					out.Write(f.data)
-					last = f.ev.Position
-				}
-			}
+		case batch := <-frames:
+			take(batch)
 			if out.Len() == 0 {
 				continue
 			}
-			if err := write(out.Bytes()); err != nil {
+			if out.Len() < streamFlushBytes {
+				if wait := time.Until(nextFlush); wait > 0 {
+					timer.Reset(wait)
+					frames = nil
+					continue
+				}
+			}
+			if err := flush(); err != nil {
 				return
 			}
-			sent = last
+		case <-timer.C:
+			frames = sub.frames
+			for {
+				more := drain()
+				if err := flush(); err != nil {
+					return
+				}
+				if !more {
+					break
+				}
+			}
 		case <-heartbeat.C:
-			if err := write([]byte(": heartbeat\n\n")); err != nil {
+			out.WriteString(": heartbeat\n\n")
+			if err := flush(); err != nil {
 				return
 			}
 		case err := <-sub.failed:
-			s.endStream(w, r, write, sent, err)
+			for drain() {
+				if flush() != nil {
+					return
+				}
+			}
+			if flush() == nil {
+				s.endStream(w, r, write, sent, err)
+			}
 			return
 		case <-ctx.Done():
 			return

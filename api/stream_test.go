@@ -297,3 +297,63 @@ func TestStream_OutlivesReadTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestStream_BurstsWhileWritesWait: with writes paced far apart, the events
+// committed by concurrent writers while a stream's write waits reach it,
+// filtered or not, once each and in the log's order.
+func TestStream_BurstsWhileWritesWait(t *testing.T) {
+	t.Parallel()
+	e := variant{name: "embedded"}.newEnv(t)
+	srv := httptest.NewServer(api.New(api.Config{Store: e.store, Orders: orders.New(e.store, orders.Options{}),
+		StreamFlush: 200 * time.Millisecond}).Handler())
+	t.Cleanup(srv.Close)
+	all := openStream(t, srv.URL, "")
+	some := openStream(t, srv.URL, "stream_prefix=stock-a")
+	const writers, each = 8, 60
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				sku := fmt.Sprintf("b%d", w)
+				if i%3 == 0 {
+					sku = fmt.Sprintf("a%d", w)
+				}
+				data, _ := json.Marshal(map[string]any{"sku": sku, "quantity": 1, "received_at": "2026-01-01T00:00:00Z"}) //nolint:errcheck // test
+				if _, err := e.store.Append(t.Context(), "stock-"+sku, eventstore.Any,
+					eventstore.EventData{ID: uuid.New(), Type: "StockReceived", Data: data}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, err := e.store.ReadAll(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, wantSome []string
+	for _, ev := range log {
+		want = append(want, fmt.Sprint(ev.Position))
+		if strings.HasPrefix(ev.Stream, "stock-a") {
+			wantSome = append(wantSome, fmt.Sprint(ev.Position))
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		client *sseClient
+		want   []string
+	}{{"unfiltered", all, want}, {"stream_prefix=stock-a", some, wantSome}} {
+		got := c.client.events(len(c.want))
+		for i, ev := range got {
+			if ev.id != c.want[i] {
+				t.Fatalf("%s: event %d has id %s, want %s", c.name, i, ev.id, c.want[i])
+			}
+		}
+	}
+}

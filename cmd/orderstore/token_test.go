@@ -38,7 +38,7 @@ func newToken(t *testing.T, args ...string) (secret, line string) {
 
 // serveArgs runs serve with args in the background and returns its base URL
 // and a function that stops it and returns run's error.
-func serveArgs(t *testing.T, args []string, env map[string]string) (string, func() error) {
+func serveArgs(t testing.TB, args []string, env map[string]string) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	stderr := newSyncBuffer()
