@@ -78,11 +78,6 @@ type Store interface {
 // follows; the append itself counts as arrival, and calling done after it
 // changes nothing. Announcing costs a caller nothing when no commit is
 // waiting.
-//
-// Withdraw ends the announcement ctx carries, if any, as done would: for a
-// caller about to wait for something that may itself wait for a commit (a
-// lock held by a command whose append is in that commit).
 type GroupCommitter interface {
 	Expect(ctx context.Context) (_ context.Context, done func())
-	Withdraw(ctx context.Context)
 }

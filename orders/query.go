@@ -97,7 +97,7 @@ func (s *Service) ReceiveStock(ctx context.Context, cmd domain.ReceiveStock, req
 		}
 		return StockResult{Version: res.Version, Position: res.Position, RequestID: req.RequestID}, nil
 	}
-	return retry(ctx, s, stream, func(ctx context.Context, _ int) (StockResult, error) {
+	return retry(ctx, s, stream, func(int) (StockResult, error) {
 		recorded, err := s.read(ctx, stream)
 		if err != nil {
 			return StockResult{}, err

@@ -94,32 +94,16 @@ type Service struct {
 }
 
 // lock takes the stripe lock of stream, or gives up when ctx ends, and
-// returns its unlock. While it waits, the command's append is not
-// announced to the store (see expect): the holder may be waiting for a
-// commit, which would otherwise wait for this command in turn. The
-// context returned announces it again.
-func (s *Service) lock(ctx context.Context, stream string) (_ context.Context, unlock func(), err error) {
+// returns its unlock.
+func (s *Service) lock(ctx context.Context, stream string) (unlock func(), err error) {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(stream)) //nolint:errcheck // hash writes never fail
 	slot := s.stripes[h.Sum32()%lockStripes]
 	select {
 	case slot <- struct{}{}:
-		return ctx, func() { <-slot }, nil
-	default:
-	}
-	gc, announced := s.store.(eventstore.GroupCommitter)
-	if announced {
-		gc.Withdraw(ctx)
-	}
-	select {
-	case slot <- struct{}{}:
-		if !announced {
-			return ctx, func() { <-slot }, nil
-		}
-		ctx, done := gc.Expect(ctx)
-		return ctx, func() { done(); <-slot }, nil
+		return func() { <-slot }, nil
 	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("wait for %s: %w", stream, ctx.Err())
+		return nil, fmt.Errorf("wait for %s: %w", stream, ctx.Err())
 	}
 }
 
@@ -250,7 +234,7 @@ func (s *Service) Execute(ctx context.Context, orderID string, cmd domain.Comman
 	_, place := cmd.(domain.PlaceOrder)
 	blind := place && req.IdempotencyKey == "" && req.IfMatch == nil
 	req = withRequestID(req)
-	res, err := retry(ctx, s, domain.OrderStream(orderID), func(ctx context.Context, attempt int) (Result, error) {
+	res, err := retry(ctx, s, domain.OrderStream(orderID), func(attempt int) (Result, error) {
 		var res Result
 		var err error
 		if blind && attempt == 1 {
@@ -301,16 +285,16 @@ func withRequestID(req Request) Request {
 // times. Each attempt reads the stream and appends with the version it
 // read, so a conflict means that a writer in another process (a replica)
 // moved the stream in between; the next attempt sees what it wrote.
-func retry[T any](ctx context.Context, s *Service, stream string, attempt func(ctx context.Context, n int) (T, error)) (T, error) {
+func retry[T any](ctx context.Context, s *Service, stream string, attempt func(n int) (T, error)) (T, error) {
 	var zero T
-	ctx, unlock, err := s.lock(ctx, stream)
+	unlock, err := s.lock(ctx, stream)
 	if err != nil {
 		return zero, err
 	}
 	defer unlock()
 	var lastErr error
 	for n := 1; n <= MaxAttempts; n++ {
-		res, err := attempt(ctx, n)
+		res, err := attempt(n)
 		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 			return res, err
 		}

@@ -155,13 +155,6 @@ func (e *expectation) arrive() {
 	}
 }
 
-// Withdraw implements eventstore.GroupCommitter.
-func (s *Store) Withdraw(ctx context.Context) {
-	if e, ok := ctx.Value(expectKey{}).(*expectation); ok && e.s == s {
-		e.arrive()
-	}
-}
-
 // arrived ends the expectation ctx carries, if any: its append is queued.
 func arrived(ctx context.Context) {
 	if e, ok := ctx.Value(expectKey{}).(*expectation); ok {

@@ -191,21 +191,3 @@ func TestHold_NestedExpect(t *testing.T) {
 	}
 	again()
 }
-
-// TestHold_Withdraw: Withdraw ends the announcement a context carries,
-// and releases a commit held for it.
-func TestHold_Withdraw(t *testing.T) {
-	s := openHolding(t)
-	ctx, done := s.Expect(t.Context())
-	defer done()
-	first := appendAsync(t.Context(), s, "order-first")
-	waitUntil(t, "the writer to hold the commit", s.Holding)
-	s.Withdraw(ctx)
-	result(t, "held append after Withdraw", first)
-	s.Withdraw(ctx) // twice, and done after: one withdrawal
-	done()
-	if n := s.Expected(); n != 0 {
-		t.Errorf("%d expected after Withdraw, want 0", n)
-	}
-	s.Withdraw(t.Context()) // a context without an announcement: nothing
-}
