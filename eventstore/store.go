@@ -70,14 +70,14 @@ type Store interface {
 }
 
 // GroupCommitter is implemented by stores that commit concurrent appends
-// together, with one fsync (the embedded store). Expect announces an append
-// the caller is about to make with the returned context, or one derived
-// from it: rather than commit without it, the store may hold a commit for
-// a moment (the embedded store: at most Options.CommitHold) while appends
-// announced are on their way. done withdraws the announcement if no append
-// follows; the append itself counts as arrival, and calling done after it
-// changes nothing. Announcing costs a caller nothing when no commit is
-// waiting.
+// together, with one fsync (the embedded store). Expect announces a
+// command in progress that is to append with the returned context, or one
+// derived from it; the append itself ends the announcement, and done ends
+// it if no append follows (calling done after the append changes
+// nothing). While commands are announced, the store may hold a commit for
+// a moment (the embedded store: at most Options.CommitHold), as
+// PostgreSQL's commit_delay does while commit_siblings transactions are
+// active: a command waiting for a lock counts too.
 type GroupCommitter interface {
 	Expect(ctx context.Context) (_ context.Context, done func())
 }

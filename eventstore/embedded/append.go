@@ -92,14 +92,17 @@ func (s *Store) writeLoop(head uint64) {
 	}
 }
 
-// hold adds to batch the appends announced with Expect that arrive within
-// CommitHold, and returns as soon as none is announced any more. A commit
-// costs the writer as much CPU for one event as for dozens (the fsync, the
-// log's page frames), and under load that CPU is what the requests on
-// their way lack: waiting a moment for the ones already being handled
-// saves each of them the whole next round, and the process a commit.
-// Appends nobody announced (a single writer, the projections, the saga)
-// are never held.
+// hold adds to batch the appends that arrive while commands announced
+// with Expect are in progress, for at most CommitHold, and returns as soon
+// as none is announced any more. A commit costs the writer about as much
+// CPU for one event as for dozens (the fsync, the log's page frames), and
+// under load that CPU is what the requests in progress lack: holding the
+// commit a moment lets more of them into it. Like PostgreSQL's
+// commit_delay with commit_siblings, it counts every command in progress,
+// those waiting for an order's lock included: those cannot join before the
+// lock's holder commits, so on one hot order each commit waits out the
+// hold (see doc.go). With nothing announced (a single writer, the
+// projections, the saga) a commit is never held.
 func (s *Store) hold(batch []*appendRequest, t *time.Timer) []*appendRequest {
 	if s.commitHold <= 0 || s.expected.Load() == 0 {
 		return batch
