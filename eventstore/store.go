@@ -69,6 +69,15 @@ type Store interface {
 	Close() error
 }
 
+// CommitWatcher is implemented by stores that can tell a commit without
+// reading its events (the embedded store). Committed returns a channel
+// that is closed at the next commit after the call; a consumer that only
+// needs to know that the log grew (and reads it at its own pace) waits on
+// it instead of following a subscription that reads every event.
+type CommitWatcher interface {
+	Committed() <-chan struct{}
+}
+
 // GroupCommitter is implemented by stores that commit concurrent appends
 // together, with one fsync (the embedded store). Expect announces a
 // command in progress that is to append with the returned context, or one

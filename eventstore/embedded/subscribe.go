@@ -47,3 +47,7 @@ func (s *Store) Subscribe(ctx context.Context, after uint64, handle func([]event
 		}
 	}
 }
+
+// Committed implements eventstore.CommitWatcher: the channel is closed at
+// the next commit that adds events.
+func (s *Store) Committed() <-chan struct{} { return s.wakeup() }
