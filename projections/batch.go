@@ -34,6 +34,10 @@ type batch struct {
 	read    int               // events in the batch, of any type
 	last    uint64            // position of the last event of the batch, 0 if none
 	first   *eventRef         // the first event of the batch, of any type
+	// all holds every event of the batch, decoded where a projection
+	// handles its type (Payload nil otherwise), when a projection that
+	// takes events as recorded asked for it (see recordedView).
+	all []readmodel.Event
 }
 
 // failure is an event that a projection cannot apply, or a failure of the
@@ -49,13 +53,19 @@ type failure struct {
 
 // decodeBatch decodes the events of the types handles accepts. Events of
 // other types are passed over, and listed as unknown if the domain does
-// not know their type.
-func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType string) bool) *batch {
+// not know their type. With keepAll, the batch also keeps every event in
+// all, for the projections that take events as recorded.
+func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType string) bool, keepAll bool) *batch {
 	b := &batch{events: make([]readmodel.Event, 0, len(events)), read: len(events)}
 	if len(events) > 0 {
 		b.first = refOf(events[0])
 	}
+	if keepAll {
+		b.all = make([]readmodel.Event, 0, len(events))
+	}
 	for _, ev := range events {
+		e := readmodel.Event{ID: ev.ID, Position: ev.Position, Stream: ev.Stream, Version: ev.Version,
+			Type: ev.Type, Metadata: ev.Metadata, Prev: b.last}
 		switch {
 		case handles(ev.Type):
 			payload, err := domain.Decode(ev.Type, ev.Data)
@@ -64,14 +74,24 @@ func decodeBatch(events []eventstore.RecordedEvent, handles func(eventType strin
 					err: fmt.Errorf("event %s at position %d in %s: %w", ev.ID, ev.Position, ev.Stream, err)})
 				break // view ends its owner's view before it
 			}
-			b.events = append(b.events, readmodel.Event{ID: ev.ID, Position: ev.Position, Stream: ev.Stream, Version: ev.Version,
-				Type: ev.Type, Payload: payload, Prev: b.last})
+			e.Payload = payload
+			b.events = append(b.events, e)
 		case !knownType(ev.Type):
 			b.unknown = append(b.unknown, ev.Position)
+		}
+		if keepAll {
+			b.all = append(b.all, e)
 		}
 		b.last = ev.Position
 	}
 	return b
+}
+
+// recordedView returns what a projection that takes events as recorded
+// gets of b, which decodeBatch made with keepAll: every event, in order,
+// none skipped and none bad.
+func (b *batch) recordedView() *batch {
+	return &batch{events: b.all, read: b.read, last: b.last, first: b.first}
 }
 
 // view returns what a projection handling the types handles gets of b:
@@ -152,7 +172,11 @@ func (b *batch) merge(next *batch) {
 	if b.first == nil {
 		b.first = next.first
 	}
+	if len(next.all) > 0 && next.all[0].Prev == 0 {
+		next.all[0].Prev = b.last
+	}
 	b.events = append(b.events, next.events...)
+	b.all = append(b.all, next.all...)
 	b.unknown = append(b.unknown, next.unknown...)
 	b.bad = append(b.bad, next.bad...)
 	b.read += next.read
@@ -162,12 +186,12 @@ func (b *batch) merge(next *batch) {
 }
 
 // replay reads $all after from until a read comes back empty and hands
-// the events, decoded as decodeBatch does with handles, to apply in batches of up to maxTxEvents. Reading, decoding
+// the events, decoded as decodeBatch does with handles and keepAll, to apply in batches of up to maxTxEvents. Reading, decoding
 // and applying run on three goroutines, so a replay keeps two cores busy;
 // a batch is whatever has been decoded while the previous one was applied,
 // so batches grow only when applying is the bottleneck. Memory stays
 // bounded by the queued pages.
-func replay(ctx context.Context, store eventstore.Store, from uint64, handles func(string) bool, apply func(*batch) error) error {
+func replay(ctx context.Context, store eventstore.Store, from uint64, handles func(string) bool, keepAll bool, apply func(*batch) error) error {
 	// stop ends the reader and decoder after the page in hand: a page is
 	// bounded, and only ctx (shutdown) should interrupt a read.
 	stop := make(chan struct{})
@@ -199,7 +223,7 @@ func replay(ctx context.Context, store eventstore.Store, from uint64, handles fu
 		defer close(decoded)
 		for evs := range pages {
 			select {
-			case decoded <- decodeBatch(evs, handles):
+			case decoded <- decodeBatch(evs, handles, keepAll):
 			case <-stop:
 				return
 			}

@@ -55,7 +55,7 @@ func BenchmarkRebuild(b *testing.B) {
 					after = page[len(page)-1].Position
 				}
 				t1, cpu0 := time.Now(), cpuTime(b)
-				if err := RebuildOffline(ctx, rm, s, []string{name}, nil); err != nil {
+				if err := RebuildOffline(ctx, rm, s, Options{}, []string{name}, nil); err != nil {
 					b.Fatal(err)
 				}
 				reading, rebuilding, cpu = reading+t1.Sub(t0), rebuilding+time.Since(t1), cpu+cpuTime(b)-cpu0

@@ -208,6 +208,6 @@ func mustFail(tb testing.TB, err, target error) {
 // lastProjection is the name of the projection an offline rebuild does
 // last.
 func lastProjection() string {
-	all := builtin()
+	all := builtin(Options{})
 	return all[len(all)-1].Name()
 }

@@ -33,6 +33,10 @@ type Options struct {
 	// Tracer, if not nil, makes a span of every live batch, linked to the
 	// spans that wrote its events (their metadata's traceparent).
 	Tracer trace.Tracer
+	// CorrelationIndex adds the correlations projection: an index of the
+	// events of each correlation ID, for a store that has none of its own
+	// (KurrentDB). CorrelatedStore serves ReadFiltered from it.
+	CorrelationIndex bool
 }
 
 // Manager runs the stock and analytics projections over an event store and
@@ -65,7 +69,7 @@ type Manager struct {
 // (state rebuilding). Open fails with ErrLocked if another process has the
 // read models open and ErrForeignFile if the file is not orderstore's.
 func Open(dir string, store eventstore.Store, opts Options) (*Manager, error) {
-	return open(dir, store, opts, builtin())
+	return open(dir, store, opts, builtin(opts))
 }
 
 func open(dir string, store eventstore.Store, opts Options, projections []projection) (_ *Manager, err error) {

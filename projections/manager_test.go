@@ -318,7 +318,7 @@ func TestManager_RebuildErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustFail(t, m.Rebuild(stock.Name), ErrClosed)
-		mustFail(t, RebuildOffline(t.Context(), dir, s, []string{"nope"}, nil), ErrUnknownProjection)
+		mustFail(t, RebuildOffline(t.Context(), dir, s, Options{}, []string{"nope"}, nil), ErrUnknownProjection)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/orderstore/orderstore/projections/analytics"
+	"github.com/orderstore/orderstore/projections/correlations"
 	"github.com/orderstore/orderstore/projections/internal/readmodel"
 	"github.com/orderstore/orderstore/projections/orderlist"
 	"github.com/orderstore/orderstore/projections/sagas"
@@ -36,16 +37,38 @@ type projection interface {
 	Apply(ctx context.Context, tx *sql.Tx, t *readmodel.Tables, events []readmodel.Event) (int, error)
 }
 
+// recordedTaker is implemented by a projection that takes every event of
+// $all as recorded, whatever its type (its Handles is not asked): an
+// index of where events are, which never fails on a payload. Payload is
+// set only where another projection needed the event decoded.
+type recordedTaker interface {
+	TakesRecorded() bool
+}
+
+// takesRecorded reports whether p takes every event as recorded.
+func takesRecorded(p projection) bool {
+	t, ok := p.(recordedTaker)
+	return ok && t.TakesRecorded()
+}
+
 var (
 	_ projection = stock.Projection{}
 	_ projection = analytics.Projection{}
 	_ projection = orderlist.Projection{}
 	_ projection = sagas.Projection{}
+	_ projection = correlations.Projection{}
+
+	_ recordedTaker = correlations.Projection{}
 )
 
-// builtin returns the projections a Manager runs.
-func builtin() []projection {
-	return []projection{stock.Projection{}, analytics.Projection{}, orderlist.Projection{}, sagas.Projection{}}
+// builtin returns the projections a Manager runs: the read models, and
+// the correlation index when opts asks for it.
+func builtin(opts Options) []projection {
+	ps := []projection{stock.Projection{}, analytics.Projection{}, orderlist.Projection{}, sagas.Projection{}}
+	if opts.CorrelationIndex {
+		ps = append(ps, correlations.Projection{})
+	}
+	return ps
 }
 
 // State is the state of a projection.

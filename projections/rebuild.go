@@ -188,10 +188,11 @@ func (m *Manager) runRebuilds(ctx context.Context) {
 // or no name for every one) in dir from the start of $all, the same way as
 // an online rebuild, for a process that does not serve them: the command
 // line's rebuild. progress, if not nil, is called for each projection after
-// each transaction. It fails with ErrLocked if another process has the
-// read models open.
-func RebuildOffline(ctx context.Context, dir string, store eventstore.Store, names []string, progress func(Progress)) (err error) {
-	m, err := open(dir, store, Options{}, builtin())
+// each transaction. opts says which projections exist (its other fields
+// are used as Open uses them). It fails with ErrLocked if another process
+// has the read models open.
+func RebuildOffline(ctx context.Context, dir string, store eventstore.Store, opts Options, names []string, progress func(Progress)) (err error) {
+	m, err := open(dir, store, opts, builtin(opts))
 	if err != nil {
 		return err
 	}
@@ -231,13 +232,14 @@ func rebuild(ctx context.Context, runners []*runner, progress func(Progress)) []
 	handles := func(eventType string) bool {
 		return slices.ContainsFunc(runners, func(r *runner) bool { return r.p.Handles(eventType) })
 	}
+	keepAll := slices.ContainsFunc(runners, func(r *runner) bool { return takesRecorded(r.p) })
 	store := runners[0].store
 	errStop := errors.New("every rebuild failed")
-	err := replay(ctx, store, 0, handles, func(b *batch) error {
+	err := replay(ctx, store, 0, handles, keepAll, func(b *batch) error {
 		going := 0
 		for _, sh := range shadows {
 			if sh.err == nil {
-				sh.err = sh.apply(ctx, b.view(sh.r.p.Handles), progress)
+				sh.err = sh.apply(ctx, sh.r.view(b), progress)
 			}
 			if sh.err == nil {
 				going++
@@ -395,7 +397,7 @@ func (r *runner) swap(ctx context.Context, t *readmodel.Tables, gen int64, pos, 
 			if len(events) == 0 {
 				break
 			}
-			b := decodeBatch(events, r.p.Handles).view(r.p.Handles)
+			b := r.view(r.decode(events))
 			o := applyBatch(ctx, tx, r.p, t, b)
 			if o.storage != nil {
 				return o.storage

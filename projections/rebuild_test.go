@@ -28,7 +28,7 @@ func offline(t *testing.T, m *Manager) string {
 	fresh := t.TempDir()
 	var last Progress
 	calls := 0
-	if err := RebuildOffline(t.Context(), fresh, m.store, nil, func(p Progress) { last = p; calls++ }); err != nil {
+	if err := RebuildOffline(t.Context(), fresh, m.store, Options{}, nil, func(p Progress) { last = p; calls++ }); err != nil {
 		t.Fatal(err)
 	}
 	head, _ := m.store.Head(t.Context())

@@ -144,8 +144,8 @@ func (r *runner) follow(ctx context.Context) error {
 	if err := r.checkStore(ctx); err != nil {
 		return err
 	}
-	apply := func(b *batch) error { return r.applyLive(ctx, b.view(r.p.Handles)) }
-	if err := replay(ctx, r.store, r.checkpoint().Position, r.p.Handles, apply); err != nil {
+	apply := func(b *batch) error { return r.applyLive(ctx, r.view(b)) }
+	if err := replay(ctx, r.store, r.checkpoint().Position, r.p.Handles, takesRecorded(r.p), apply); err != nil {
 		return r.refused(err)
 	}
 	r.applyMu.Lock()
@@ -163,10 +163,10 @@ func (r *runner) follow(ctx context.Context) error {
 	r.mu.Unlock()
 	return r.refused(r.store.Subscribe(ctx, r.checkpoint().Position, func(events []eventstore.RecordedEvent) error {
 		if r.tracer == nil {
-			return apply(decodeBatch(events, r.p.Handles))
+			return apply(r.decode(events))
 		}
 		sctx, span := r.startBatchSpan(ctx, events)
-		err := r.applyLive(sctx, decodeBatch(events, r.p.Handles).view(r.p.Handles))
+		err := r.applyLive(sctx, r.view(r.decode(events)))
 		endBatchSpan(span, err)
 		return err
 	}))
@@ -341,4 +341,17 @@ func applyBatch(ctx context.Context, tx *sql.Tx, p projection, t *readmodel.Tabl
 	}
 	return outcome{commit: n > 0, through: blamed.Prev, skipped: skipped,
 		fail: &failure{position: blamed.Position, eventType: blamed.Type, err: err, prev: blamed.Prev}}
+}
+
+// decode decodes events for the runner's projection.
+func (r *runner) decode(events []eventstore.RecordedEvent) *batch {
+	return decodeBatch(events, r.p.Handles, takesRecorded(r.p))
+}
+
+// view returns what the runner's projection gets of b.
+func (r *runner) view(b *batch) *batch {
+	if takesRecorded(r.p) {
+		return b.recordedView()
+	}
+	return b.view(r.p.Handles)
 }

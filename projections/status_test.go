@@ -67,7 +67,7 @@ func TestReplay_ErrorNamesEachOperationOnce(t *testing.T) {
 		head := placeOrder(t, s, "a", domain.Line{SKU: "S", Quantity: 1, UnitPrice: 1})
 		// The test computes a number beyond the head to make the read
 		// fail; code never may.
-		err := replay(t.Context(), s, head+1, func(string) bool { return true }, func(*batch) error { return nil })
+		err := replay(t.Context(), s, head+1, func(string) bool { return true }, false, func(*batch) error { return nil })
 		if err == nil {
 			t.Fatal("replay after a position beyond the head succeeded")
 		}

@@ -1,6 +1,7 @@
 package readmodel
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -9,8 +10,9 @@ import (
 	"github.com/orderstore/orderstore/domain"
 )
 
-// Event is what a projection needs of a recorded event: where it is and
-// its payload decoded by domain.Decode. The raw JSON is not kept.
+// Event is what a projection needs of a recorded event: where it is, its
+// payload decoded by domain.Decode, and its metadata as recorded. The raw
+// data is not kept.
 type Event struct {
 	// ID is the event's ID.
 	ID       uuid.UUID
@@ -19,8 +21,11 @@ type Event struct {
 	// Version is the event's version in its stream: 0 for the first.
 	Version int64
 	Type    string
-	// Payload is the decoded event, e.g. a domain.OrderPaid.
+	// Payload is the decoded event, e.g. a domain.OrderPaid; nil for an
+	// event a projection takes as recorded that nobody decoded.
 	Payload domain.Event
+	// Metadata is the event's metadata as recorded (shared, not copied).
+	Metadata json.RawMessage
 	// Prev is the position of the event read just before it from $all, of
 	// any type, 0 if none was (it came first in its batch): where the
 	// checkpoint stands if this event is the first one not applied.
