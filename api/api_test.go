@@ -50,7 +50,9 @@ type env struct {
 // (dense positions), or the same store behind storetest.Sparse, shaped as
 // KurrentDB's log is (positions that are tokens, with irregular gaps, and
 // other applications' events that the view hides), filtered to the
-// streams serve asks KurrentDB for.
+// streams serve asks KurrentDB for, and without an index of correlation
+// IDs (storetest.Unindexed): the correlations projection serves them, as
+// serve wires it on KurrentDB.
 type variant struct {
 	name   string
 	sparse bool
@@ -137,7 +139,9 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	}
 	var store eventstore.Store = inner
 	if v.sparse {
-		store = storetest.NewSparse(inner, domain.OrderStreamPrefix, domain.StockStreamPrefix)
+		// As serve runs on KurrentDB: no correlation index in the store,
+		// the correlations projection instead (apiStore below).
+		store = storetest.Unindexed{Store: storetest.NewSparse(inner, domain.OrderStreamPrefix, domain.StockStreamPrefix)}
 	}
 	reg := prometheus.NewRegistry()
 	sm := api.NewStoreMetrics(reg)
@@ -147,7 +151,7 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 		svcOpts.ReserveStock, svcOpts.Now = true, clock.Now
 	}
 	svc := orders.New(store, svcOpts)
-	models, err := projections.Open(dir, store, projections.Options{Registerer: reg})
+	models, err := projections.Open(dir, store, projections.Options{Registerer: reg, CorrelationIndex: v.sparse})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +169,11 @@ func (v variant) openEnvWith(t testing.TB, dir string, opts envOptions) *env {
 	}
 	notifyDone := make(chan error, 1)
 	go func() { notifyDone <- notifier.Run(ctx) }()
-	cfg := api.Config{Store: store, Orders: svc, ReadModels: models,
+	apiStore := store
+	if v.sparse {
+		apiStore = projections.CorrelatedStore(store, models, opts.waitTimeout)
+	}
+	cfg := api.Config{Store: apiStore, Orders: svc, ReadModels: models,
 		Registerer: reg, Gatherer: reg, WaitTimeout: opts.waitTimeout, Webhooks: notifier,
 		TraceSources: append(slices.Clone(opts.traceSources), notifier), StreamHeartbeat: opts.streamHeartbeat, StreamBuffer: opts.streamBuffer}
 	var saga *fulfilment.Saga

@@ -72,6 +72,7 @@ func problemFor(err error, read bool) Problem {
 		mbe *http.MaxBytesError
 		we  *waitError
 		be  *beyondHeadError
+		pbe *projections.BehindError
 		ae  *authError
 		wve *webhooks.ValidationError
 	)
@@ -124,12 +125,14 @@ func problemFor(err error, read bool) Problem {
 			Detail: "the projection has failed (an event it cannot apply, or read models built from another event store); see last_error in GET /projections, then rebuild"}
 	case errors.As(err, &we):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: we.Error(), Position: &we.position}
+	case errors.As(err, &pbe):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "projection_behind", Detail: pbe.Error(), Position: &pbe.Position}
 	case errors.As(err, &be):
 		return Problem{Status: http.StatusConflict, Code: "position_not_reached", Field: "min_position", Detail: be.Error(), Head: &be.head}
 	case errors.Is(err, eventstore.ErrUnsupported):
 		return Problem{Status: http.StatusNotImplemented, Code: "filter_unsupported",
-			Detail: "this event store cannot select events by that filter (KurrentDB: correlation_id, which nothing on the server indexes); " +
-				"filter by type or stream_prefix, read the whole feed (GET /events without filters), or run on the embedded store"}
+			Detail: "this event store cannot select events by that filter here (KurrentDB's correlation_id needs the correlations projection, " +
+				"which orderstore serve runs); filter by type or stream_prefix, or read the whole feed (GET /events without filters)"}
 	case read && (errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrClosed)):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "store_unavailable",
 			Detail: "the event store is unavailable, so this cannot be read now; retry later " +

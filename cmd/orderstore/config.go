@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/orderstore/orderstore/projections"
 )
 
 // common holds the flags every command shares.
@@ -44,6 +46,17 @@ func (c *common) validate() error {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
 	}
 	return nil
+}
+
+// indexWait bounds how long a read by correlation ID waits for the
+// correlations projection to reach the store's head (KurrentDB), as
+// ?min_position waits for a read model.
+const indexWait = 5 * time.Second
+
+// modelOptions returns the projections a store needs: with KurrentDB, the
+// correlation index as well, which the embedded store has in its own file.
+func modelOptions(c common) projections.Options {
+	return projections.Options{CorrelationIndex: c.store != "embedded"}
 }
 
 func (c *common) logger(w io.Writer) *slog.Logger {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/orderstore/orderstore/eventstore/embedded"
@@ -21,7 +22,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, getenv)
-	name := fs.String("projection", "all", "projection to rebuild: stock, analytics, orders, fulfilment or all")
+	name := fs.String("projection", "all", "projection to rebuild: stock, analytics, orders, fulfilment, all,\nor with a KurrentDB store correlations")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: orderstore rebuild [flags]\n\n"+
 			"Replays the whole event history into fresh read models and swaps them in.\n"+
@@ -35,10 +36,14 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	if err := c.validate(); err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	switch *name {
-	case "stock", "analytics", "orders", "fulfilment", "all":
+	switch {
+	case *name == "correlations" && c.store == "embedded":
+		return &usageError{msg: "--projection correlations: the embedded store indexes correlation IDs itself; " +
+			"the correlations projection exists only with a KurrentDB --store"}
+	case slices.Contains([]string{"stock", "analytics", "orders", "fulfilment", "correlations", "all"}, *name):
 	default:
-		return &usageError{msg: fmt.Sprintf("--projection %q: want stock, analytics, orders, fulfilment or all", *name)}
+		return &usageError{msg: fmt.Sprintf("--projection %q: want stock, analytics, orders, fulfilment or all "+
+			"(with a KurrentDB store, also correlations)", *name)}
 	}
 	logger := c.logger(stderr)
 	if c.store == "embedded" {
@@ -60,7 +65,7 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 
 	pp := newProgressPrinter(stderr, logger.Info)
 	start := time.Now()
-	err = projections.RebuildOffline(ctx, c.data, store, []string{*name}, pp.show)
+	err = projections.RebuildOffline(ctx, c.data, store, modelOptions(c), []string{*name}, pp.show)
 	took := time.Since(start)
 	if errors.Is(err, projections.ErrLocked) {
 		return inUse(c.data, *name, getenv)

@@ -146,7 +146,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	storeMetrics := api.NewStoreMetrics(reg)
 	svc := orders.New(store, orders.Options{Logger: logger.With("component", "orders"), OnAppend: storeMetrics.ObserveAppend,
 		ReserveStock: *policy == stockPolicyReserve, Tracer: tracers.orders})
-	models, err := projections.Open(c.data, store, projections.Options{Logger: logger, Registerer: reg, Tracer: tracers.projections})
+	mopts := modelOptions(c)
+	mopts.Logger, mopts.Registerer, mopts.Tracer = logger, reg, tracers.projections
+	models, err := projections.Open(c.data, store, mopts)
 	if err != nil {
 		return fmt.Errorf("open read models: %w", err)
 	}
@@ -176,8 +178,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}()
 	logger.Info("fulfilment", "stock_policy", *policy, "payment_timeout", *paymentTimeout)
+	apiStore := store
+	if mopts.CorrelationIndex {
+		apiStore = projections.CorrelatedStore(store, models, indexWait)
+	}
 	cfg := api.Config{
-		Store: store, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
+		Store: apiStore, Orders: svc, ReadModels: models, Logger: logger.With("component", "http"),
 		Registerer: reg, Gatherer: reg, Tokens: tokens, MetricsAuth: *metricsAuth, Fulfilment: saga,
 		Tracer: tracers.http,
 	}

@@ -25,7 +25,8 @@ import (
 // server indexes a value inside an event's metadata (the $by_correlation_id
 // system projection writes a stream of links per ID, and only where it is
 // enabled and told the metadata's key), and a scan of the whole log per
-// query is refused rather than done silently.
+// query is refused rather than done silently. serve answers that filter
+// from a local index instead: projections.CorrelatedStore.
 func (s *Store) ReadFiltered(ctx context.Context, after uint64, limit int, f eventstore.Filter) ([]eventstore.RecordedEvent, error) {
 	if f.IsZero() {
 		return s.ReadAll(ctx, after, limit)
