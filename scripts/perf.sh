@@ -754,7 +754,8 @@ EOF
 # Delivery of a backlog against a trivial client of the same receiver,
 # alternated in rounds inside one run (each iteration of BenchmarkDeliver is
 # a round of both); latency at a steady 1,000 events/s; memory while a
-# receiver is down and 100,000 events pile up.
+# receiver is down and 200,000 events pile up, against a control without a
+# notifier (BacklogMemory runs each in a child process of its own).
 LOAD_WEBHOOKS=$(loadavg)
 WH_CMD="go test -run '^\$' -bench Deliver -benchtime 5x ./webhooks/"
 WHL_CMD="go test -run '^\$' -bench 'Latency|BacklogMemory' -benchtime 1x -count 3 ./webhooks/"
@@ -764,7 +765,7 @@ W=$WORK/webhooks.txt
 WL=$WORK/webhooks-latency.txt
 md "## Webhooks" "" \
 	"\`$WH_CMD\` and \`$WHL_CMD\` (load average at start: $LOAD_WEBHOOKS)" "" \
-	"A backlog of 2,000 events (500 orders) delivered to a local receiver with keep-alive, 32 deliveries in flight per endpoint (a slot frees at the answer; at most 96 answered deliveries await their synced commit), against the same receiver taking the same number of POSTs from a trivial client with as many connections; the two alternate, 5 rounds, and ratio is the median of the rounds' deliveries/s ÷ trivial POSTs/s, with its range. CPU per delivery (the process's user + system time over the delivery phase ÷ deliveries, the receiver's share included, as in the trivial figure) is steadier than rates on a shared machine. Latency: 16 appenders at 1,000 events/s for 3 s over 100 orders, from the start of the append to the receiver; 3 runs. Memory: a receiver answering 503 while 100,000 events are appended, after a collection that returns freed memory to the system; 3 runs." "" \
+	"A backlog of 2,000 events (500 orders) delivered to a local receiver with keep-alive, 32 deliveries in flight per endpoint (a slot frees at the answer; at most 96 answered deliveries await their synced commit), against the same receiver taking the same number of POSTs from a trivial client with as many connections; the two alternate, 5 rounds, and ratio is the median of the rounds' deliveries/s ÷ trivial POSTs/s, with its range. CPU per delivery (the process's user + system time over the delivery phase ÷ deliveries, the receiver's share included, as in the trivial figure) is steadier than rates on a shared machine. Latency: 16 appenders at 1,000 events/s for 3 s over 100 orders, from the start of the append to the receiver; 3 runs. Memory: 200,000 events appended (16 appenders, batches of 10) in a child process without a notifier (the control) and in one whose only endpoint's receiver answers 503, each process fresh (a resident set keeps the high-water mark of whatever ran before it), the resident set read before the appends and after 25,000, 50,000, 100,000 and 200,000 events, each time after a collection that returns freed memory to the system; the notifier's share is the second's minus the control's at the same point; 3 runs, medians with the range." "" \
 	"| what | figure | reference, same run | ratio |" "|---|---:|---:|---:|"
 for e in 1 10; do
 	B="BenchmarkDeliver/endpoints=$e"
@@ -780,8 +781,18 @@ done
 P50=$(metrics "$WL" BenchmarkLatency p50_ms | median)
 P99=$(metrics "$WL" BenchmarkLatency p99_ms | median)
 md "| append → delivered at 1,000 events/s, 1 endpoint | p50 $(dec "$P50" 1) ms ($(metrics "$WL" BenchmarkLatency p50_ms | spread 1)), p99 **$(dec "$P99" 1) ms** ($(metrics "$WL" BenchmarkLatency p99_ms | spread 1)) | target p99 < 100 ms; appends reached $(num "$(metrics "$WL" BenchmarkLatency events/s | median)") events/s | |"
-md "| receiver down, 100,000 events appended: Go heap | $(metrics "$WL" BenchmarkBacklogMemory heap_before_MiB | spread 1) → $(metrics "$WL" BenchmarkBacklogMemory heap_after_MiB | spread 1) MiB | deliveries held: $(num "$(metrics "$WL" BenchmarkBacklogMemory deliveries_held | median)") (the window: 256) | |"
-md "| the same: resident set | $(metrics "$WL" BenchmarkBacklogMemory rss_before_MiB | spread 0) → $(metrics "$WL" BenchmarkBacklogMemory rss_after_MiB | spread 0) MiB | the event store's SQLite page caches (64 MiB writer, 16 MiB per reader) fill as the events are written | |" ""
+md "| receiver down, 200,000 events appended: Go heap | $(metrics "$WL" BenchmarkBacklogMemory heap_before_MiB | spread 1) → $(metrics "$WL" BenchmarkBacklogMemory heap_after_MiB | spread 1) MiB | deliveries held: $(num "$(metrics "$WL" BenchmarkBacklogMemory deliveries_held | median)") (the window: 256) | |"
+# backlog_rss CASE prints CASE's medians at 0, 25k, 50k, 100k and 200k
+# events, joined by arrows.
+backlog_rss() {
+	local k out=""
+	for k in 000k 025k 050k 100k 200k; do
+		out+="${out:+ → }$(dec "$(metrics "$WL" BenchmarkBacklogMemory "$1_${k}_MiB" | median)" "${2:-0}")"
+	done
+	echo "$out"
+}
+md "| resident set at 0 → 25k → 50k → 100k → 200k events, receiver down | $(backlog_rss down_rss) MiB | control without a notifier, same run: $(backlog_rss none_rss) MiB (the event store's SQLite page caches filling as the events are written) | |"
+md "| the notifier's share (receiver down − control) at the same points | $(backlog_rss share 1) MiB | range over the runs at 200k: $(metrics "$WL" BenchmarkBacklogMemory share_200k_MiB | spread 1) MiB; flat if it does not grow with the backlog | |" ""
 if [[ -n $P99 ]] && gt "$P99" 100; then
 	note "Webhooks: append → delivered p99 $(dec "$P99" 1) ms at 1,000 events/s, above the 100 ms aimed at (load average $LOAD_WEBHOOKS)."
 fi

@@ -3,13 +3,17 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,24 +214,114 @@ func BenchmarkLatency(b *testing.B) {
 // BenchmarkDeliver.
 const benchConcurrency = 32
 
-// BenchmarkBacklogMemory keeps a receiver down (503) while 100,000 events
-// pile up, and reports the heap and the resident set before and after,
-// and the deliveries the endpoint holds: its window, not the backlog.
+// backlogCheckpoints are the events appended when BacklogMemory reads the
+// resident set: a plateau shows over several, not two points.
+var backlogCheckpoints = []int{25_000, 50_000, 100_000, 200_000}
+
+// backlogEnv names the case TestBacklogMemoryChild runs: "none" (no
+// notifier) or "down" (an endpoint whose receiver answers 503).
+const backlogEnv = "WEBHOOKS_BACKLOG_MEMORY"
+
+// backlogResult is what TestBacklogMemoryChild prints, after
+// backlogPrefix, as one line of JSON.
+type backlogResult struct {
+	RSS        []float64 // MiB, before the appends and at each checkpoint
+	HeapBefore float64   // MiB
+	HeapAfter  float64   // MiB
+	Held       int       // the endpoint's deliveries at the end ("down")
+}
+
+const backlogPrefix = "backlog-memory: "
+
+// BenchmarkBacklogMemory appends 200,000 events (16 appenders, batches of
+// 10) in a process without a notifier (none) and in one whose only
+// endpoint's receiver answers 503 (down), and reads each one's resident
+// set before the appends and after 25,000, 50,000, 100,000 and 200,000
+// events. share_* is down's minus none's at the same point: the memory
+// the notifier holds for a dead receiver's backlog, SQLite's page caches
+// included (modernc.org/sqlite allocates them outside the Go heap, so the
+// Go heap alone cannot tell). It reports down's Go heap before and after,
+// and the deliveries its endpoint holds: its window, not the backlog.
+//
+// Each case runs in a child process of its own (this test binary re-run
+// with -test.run TestBacklogMemoryChild): a process's resident set never
+// shrinks by much once the event store's caches have filled, so a case
+// run after another in the same process would start from the other's
+// high-water mark and a difference would mean nothing. Both children have
+// the same shape otherwise: the same store, appenders and a 503 receiver
+// listening (to which only down's endpoint points).
 func BenchmarkBacklogMemory(b *testing.B) {
-	dir := b.TempDir()
-	store := openEmbedded(b, dir)
-	n := openNotifier(b, dir, store, Options{Key: testKey, AllowPrivate: true})
-	var attempts atomic.Int64
+	var none, down backlogResult
+	for range b.N {
+		none = backlogChild(b, "none")
+		down = backlogChild(b, "down")
+	}
+	points := append([]int{0}, backlogCheckpoints...)
+	for i, p := range points {
+		k := fmt.Sprintf("%03dk", p/1000)
+		b.ReportMetric(none.RSS[i], "none_rss_"+k+"_MiB")
+		b.ReportMetric(down.RSS[i], "down_rss_"+k+"_MiB")
+		b.ReportMetric(down.RSS[i]-none.RSS[i], "share_"+k+"_MiB")
+	}
+	b.ReportMetric(down.HeapBefore, "heap_before_MiB")
+	b.ReportMetric(down.HeapAfter, "heap_after_MiB")
+	b.ReportMetric(float64(down.Held), "deliveries_held")
+}
+
+// backlogChild runs TestBacklogMemoryChild in a child process for the
+// case and returns what it measured.
+func backlogChild(b *testing.B, which string) backlogResult {
+	b.Helper()
+	cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^TestBacklogMemoryChild$", "-test.count=1", "-test.v=true")
+	cmd.Env = append(os.Environ(), backlogEnv+"="+which)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("backlog memory, %s: %v\n%s", which, err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if rest, ok := strings.CutPrefix(line, backlogPrefix); ok {
+			var r backlogResult
+			if err := json.Unmarshal([]byte(rest), &r); err != nil {
+				b.Fatalf("backlog memory, %s: %v", which, err)
+			}
+			if len(r.RSS) != len(backlogCheckpoints)+1 {
+				b.Fatalf("backlog memory, %s: %d readings", which, len(r.RSS))
+			}
+			return r
+		}
+	}
+	b.Fatalf("backlog memory, %s: no result in\n%s", which, out)
+	return backlogResult{}
+}
+
+// TestBacklogMemoryChild is BenchmarkBacklogMemory's child process; it
+// runs only when that sets backlogEnv.
+func TestBacklogMemoryChild(t *testing.T) {
+	which := os.Getenv(backlogEnv)
+	if which == "" {
+		t.Skip("run by BenchmarkBacklogMemory")
+	}
+	if which != "none" && which != "down" {
+		t.Fatalf("%s=%q", backlogEnv, which)
+	}
+	dir := t.TempDir()
+	store := openEmbedded(t, dir)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		attempts.Add(1)
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
-	b.Cleanup(rcv.Close)
-	ep, err := n.Create(b.Context(), NewEndpoint{URL: rcv.URL})
-	if err != nil {
-		b.Fatal(err)
+	t.Cleanup(rcv.Close)
+	var (
+		n  *Notifier
+		ep Endpoint
+	)
+	if which == "down" {
+		n = openNotifier(t, dir, store, Options{Key: testKey, AllowPrivate: true})
+		var err error
+		if ep, err = n.Create(t.Context(), NewEndpoint{URL: rcv.URL}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, n)
 	}
-	run(b, n)
 	// Both after a collection that returns freed memory to the system:
 	// what is left is what is held.
 	heap := func() float64 {
@@ -236,14 +330,25 @@ func BenchmarkBacklogMemory(b *testing.B) {
 		runtime.ReadMemStats(&ms)
 		return float64(ms.HeapInuse) / (1 << 20)
 	}
-	before, rssBefore := heap(), rssMiB()
-	b.ResetTimer()
-	for range b.N {
-		const orders, batches, each = 1000, 10, 10 // 100,000 events
+	// settled waits, with a receiver down, until the endpoint holds its
+	// full window: the notifier has read what it will of the backlog.
+	settled := func() {
+		if n != nil {
+			waitFor(t, "the window full", nil, func() bool {
+				return len(deliveriesOf(t, n, ep.ID, "")) >= DefaultWindow
+			})
+		}
+	}
+	res := backlogResult{HeapBefore: heap()}
+	res.RSS = append(res.RSS, rssMiB())
+	const batches, each = 10, 10 // 100 events an order
+	orders := 0
+	for _, upTo := range backlogCheckpoints {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 16)
-		for o := range orders {
+		for ; orders < upTo/(batches*each); orders++ {
 			sem <- struct{}{}
+			o := orders
 			wg.Go(func() {
 				defer func() { <-sem }()
 				for range batches {
@@ -251,22 +356,25 @@ func BenchmarkBacklogMemory(b *testing.B) {
 					for i := range evs {
 						evs[i] = paid()
 					}
-					if _, err := store.Append(b.Context(), fmt.Sprintf("order-m%d", o), eventstore.Any, evs...); err != nil {
-						b.Error(err)
+					if _, err := store.Append(t.Context(), fmt.Sprintf("order-m%d", o), eventstore.Any, evs...); err != nil {
+						t.Error(err)
 						return
 					}
 				}
 			})
 		}
 		wg.Wait()
+		settled()
+		heap()
+		res.RSS = append(res.RSS, rssMiB())
 	}
-	b.StopTimer()
-	waitFor(b, "the window full", nil, func() bool {
-		return len(deliveriesOf(b, n, ep.ID, "")) >= DefaultWindow
-	})
-	b.ReportMetric(before, "heap_before_MiB")
-	b.ReportMetric(heap(), "heap_after_MiB")
-	b.ReportMetric(rssBefore, "rss_before_MiB")
-	b.ReportMetric(rssMiB(), "rss_after_MiB")
-	b.ReportMetric(float64(len(deliveriesOf(b, n, ep.ID, ""))), "deliveries_held")
+	res.HeapAfter = heap()
+	if n != nil {
+		res.Held = len(deliveriesOf(t, n, ep.ID, ""))
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s%s\n", backlogPrefix, raw)
 }
