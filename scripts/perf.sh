@@ -797,6 +797,32 @@ if [[ -n $P99 ]] && gt "$P99" 100; then
 	note "Webhooks: append → delivered p99 $(dec "$P99" 1) ms at 1,000 events/s, above the 100 ms aimed at (load average $LOAD_WEBHOOKS)."
 fi
 
+# --- traces and live streams ----------------------------------------------
+
+# The trace and flow reads run on the 1M-event store genevents wrote above
+# (its read models built by the rebuild section); the fan-out alternates
+# without and with 50 followers, 3 rounds.
+LOAD_TRACES=$(loadavg)
+TRACE_CMD="ORDERSTORE_BENCH_DATA=DIR go test -run '^\$' -bench . -benchtime 2000x ./traces/"
+(cd "$ROOT" && ORDERSTORE_BENCH_DATA="$WORK/gen-1M" go test -run '^$' -bench . -benchtime 2000x ./traces/) >"$WORK/traces.txt" 2>&1 ||
+	FAILED+=("$TRACE_CMD on the 1M store (see the raw output in the appendix)")
+FANOUT_CMD="go test -run '^\$' -bench '^BenchmarkStreamFanout\$' -benchtime 20000x -count 3 ./api/"
+gobench fanout -run '^$' -bench '^BenchmarkStreamFanout$' -benchtime 20000x -count 3 ./api/
+T=$WORK/traces.txt
+FO=$WORK/fanout.txt
+FAN0=$(metrics "$FO" BenchmarkStreamFanout/followers=0 req/s)
+FAN50=$(metrics "$FO" BenchmarkStreamFanout/followers=50 req/s)
+FANR=$(paste <(echo "$FAN0") <(echo "$FAN50") | awk '$1 > 0 { printf "%.3f\n", $2 / $1 }')
+FL50=$(metrics "$T" BenchmarkFlowRead/correlation p50-ms | median)
+FS50=$(metrics "$T" BenchmarkFlowRead/stream p50-ms | median)
+md "## Traces and live streams" "" \
+	"\`$TRACE_CMD\` with DIR the 1M-event store of the rebuild section (one run), and \`$FANOUT_CMD\` (load average at start: $LOAD_TRACES). The fan-out pairs, in each round, the order path's requests/s without followers and with 50 Server-Sent-Events followers of \`/events/stream\`, each checked to receive every event once and in order. The console's first render in a browser is not part of this run (it needs serve's read models of 1M events and Chromium): see docs/traces.md." "" \
+	"| what | figure | reference | ratio |" "|---|---|---|---:|" \
+	"| trace of an order's flow on 1M events, as \`GET /traces\` builds it (\`BenchmarkTrace/with-projections\`) | p50 $(dec "$(metrics "$T" BenchmarkTrace/with-projections p50-ms | median)" 2) ms, p99 **$(dec "$(metrics "$T" BenchmarkTrace/with-projections p99-ms | median)" 2) ms** | target p99 < 20 ms | |" \
+	"| the flow's events alone (\`BenchmarkTrace/events\`) | p50 $(dec "$(metrics "$T" BenchmarkTrace/events p50-ms | median)" 3) ms, p99 $(dec "$(metrics "$T" BenchmarkTrace/events p99-ms | median)" 2) ms | | |" \
+	"| a flow's events by correlation ID (\`BenchmarkFlowRead/correlation\`) | p50 $(dec "$FL50" 3) ms | the same order's stream read: p50 $(dec "$FS50" 3) ms | **$(ratio "$FS50" "$FL50")** (target ≥ 0.5) |" \
+	"| the order path with 50 live streams following it, 64 clients | $(num "$(echo "$FAN50" | median)") req/s | the same round without followers: $(num "$(echo "$FAN0" | median)") req/s | **$(echo "$FANR" | median)** (rounds: $(echo "$FANR" | tr '\n' ' ')) |" ""
+
 # --- assemble --------------------------------------------------------------
 
 LOAD_END=$(loadavg)
@@ -843,7 +869,7 @@ log "writing $OUT"
 		echo "</details>"
 		echo
 	done
-	for f in http profile-now rebuild decode livelag saga webhooks webhooks-latency; do
+	for f in http profile-now rebuild decode livelag saga webhooks webhooks-latency traces fanout; do
 		echo "<details><summary>go test output: $f</summary>"
 		echo
 		echo '```'
