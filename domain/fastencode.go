@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"strconv"
-	"time"
-)
+import "github.com/orderstore/orderstore/internal/plainjson"
 
 // Every command appends events, and encoding/json's reflective encoder
 // was a large part of a command's cost. The event types below write their
@@ -21,154 +18,115 @@ type directEncoder interface {
 	appendJSON(b []byte) ([]byte, bool)
 }
 
-// payloadWriter appends a JSON object; ok turns false at the first value
-// it leaves to encoding/json.
-type payloadWriter struct {
-	b  []byte
-	ok bool
-}
-
-// key appends the name of the next member, with the opening brace before
-// the first.
-func (w *payloadWriter) key(name string, first bool) {
-	if first {
-		w.b = append(w.b, '{', '"')
-	} else {
-		w.b = append(w.b, ',', '"')
-	}
-	w.b = append(w.b, name...)
-	w.b = append(w.b, '"', ':')
-}
-
-func (w *payloadWriter) str(s string) {
-	for i := range len(s) {
-		// encoding/json escapes control characters, quotes and
-		// backslashes, and <, > and & for HTML; non-ASCII goes there too.
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			w.ok = false
-			return
-		}
-	}
-	w.b = append(w.b, '"')
-	w.b = append(w.b, s...)
-	w.b = append(w.b, '"')
-}
-
-func (w *payloadWriter) int(v int64) { w.b = strconv.AppendInt(w.b, v, 10) }
-
-func (w *payloadWriter) time(t time.Time) {
-	// time.Time.MarshalJSON refuses other years and offsets with seconds.
-	if _, offset := t.Zone(); t.Year() < 0 || t.Year() > 9999 || offset%60 != 0 {
-		w.ok = false
-		return
-	}
-	w.b = append(w.b, '"')
-	w.b = t.AppendFormat(w.b, time.RFC3339Nano)
-	w.b = append(w.b, '"')
-}
-
-func (w *payloadWriter) lines(lines []Line) {
+// writeLines appends lines as encoding/json does.
+func writeLines(w *plainjson.Writer, lines []Line) {
 	if lines == nil {
-		w.b = append(w.b, "null"...)
+		w.Raw("null")
 		return
 	}
-	w.b = append(w.b, '[')
+	w.Raw("[")
 	for i, l := range lines {
 		if i > 0 {
-			w.b = append(w.b, ',')
+			w.Raw(",")
 		}
 		l.write(w)
 	}
-	w.b = append(w.b, ']')
+	w.Raw("]")
 }
 
-func (w *payloadWriter) end() ([]byte, bool) {
-	w.b = append(w.b, '}')
-	return w.b, w.ok
-}
-
-func (l Line) write(w *payloadWriter) {
-	w.key("sku", true)
-	w.str(l.SKU)
-	w.key("quantity", false)
-	w.int(l.Quantity)
-	w.key("unit_price", false)
-	w.int(l.UnitPrice)
-	w.b = append(w.b, '}')
+func (l Line) write(w *plainjson.Writer) {
+	w.Key("sku", true)
+	w.Str(l.SKU)
+	w.Key("quantity", false)
+	w.Int(l.Quantity)
+	w.Key("unit_price", false)
+	w.Int(l.UnitPrice)
+	w.Raw("}")
 }
 
 func (e OrderPlaced) appendJSON(b []byte) ([]byte, bool) {
-	w := payloadWriter{b: b, ok: true}
-	w.key("order_id", true)
-	w.str(e.OrderID)
-	w.key("customer_id", false)
-	w.str(e.CustomerID)
-	w.key("currency", false)
-	w.str(e.Currency)
-	w.key("lines", false)
-	w.lines(e.Lines)
-	w.key("placed_at", false)
-	w.time(e.PlacedAt)
+	w := plainjson.New(b)
+	w.Key("order_id", true)
+	w.Str(e.OrderID)
+	w.Key("customer_id", false)
+	w.Str(e.CustomerID)
+	w.Key("currency", false)
+	w.Str(e.Currency)
+	w.Key("lines", false)
+	writeLines(&w, e.Lines)
+	w.Key("placed_at", false)
+	w.Time(e.PlacedAt)
 	if e.ReserveStock { // omitempty
-		w.key("reserve_stock", false)
-		w.b = append(w.b, "true"...)
+		w.Key("reserve_stock", false)
+		w.Raw("true")
 	}
-	return w.end()
+	return w.End()
 }
 
 func (e OrderLineAdded) appendJSON(b []byte) ([]byte, bool) {
-	w := payloadWriter{b: b, ok: true}
+	w := plainjson.New(b)
 	Line(e).write(&w)
-	return w.b, w.ok
+	return w.Bytes()
 }
 
 func (e OrderLineRemoved) appendJSON(b []byte) ([]byte, bool) {
-	w := payloadWriter{b: b, ok: true}
-	w.key("sku", true)
-	w.str(e.SKU)
-	return w.end()
+	w := plainjson.New(b)
+	w.Key("sku", true)
+	w.Str(e.SKU)
+	return w.End()
 }
 
 func (e OrderPaid) appendJSON(b []byte) ([]byte, bool) {
-	w := payloadWriter{b: b, ok: true}
-	w.key("amount", true)
-	w.int(e.Amount)
-	w.key("payment_ref", false)
-	w.str(e.PaymentRef)
-	w.key("paid_at", false)
-	w.time(e.PaidAt)
-	return w.end()
+	w := plainjson.New(b)
+	w.Key("amount", true)
+	w.Int(e.Amount)
+	w.Key("payment_ref", false)
+	w.Str(e.PaymentRef)
+	w.Key("paid_at", false)
+	w.Time(e.PaidAt)
+	return w.End()
 }
 
 func (e OrderShipped) appendJSON(b []byte) ([]byte, bool) {
-	w := payloadWriter{b: b, ok: true}
-	w.key("carrier", true)
-	w.str(e.Carrier)
-	w.key("tracking", false)
-	w.str(e.Tracking)
-	w.key("shipped_at", false)
-	w.time(e.ShippedAt)
-	return w.end()
+	w := plainjson.New(b)
+	w.Key("carrier", true)
+	w.Str(e.Carrier)
+	w.Key("tracking", false)
+	w.Str(e.Tracking)
+	w.Key("shipped_at", false)
+	w.Time(e.ShippedAt)
+	return w.End()
 }
 
 func (e OrderCancelled) appendJSON(b []byte) ([]byte, bool) {
-	w := payloadWriter{b: b, ok: true}
-	w.key("reason", true)
-	w.str(e.Reason)
-	w.key("refunded_amount", false)
-	w.int(e.RefundedAmount)
-	w.key("cancelled_at", false)
-	w.time(e.CancelledAt)
-	return w.end()
+	w := plainjson.New(b)
+	w.Key("reason", true)
+	w.Str(e.Reason)
+	w.Key("refunded_amount", false)
+	w.Int(e.RefundedAmount)
+	w.Key("cancelled_at", false)
+	w.Time(e.CancelledAt)
+	return w.End()
 }
 
 func (e StockReceived) appendJSON(b []byte) ([]byte, bool) {
-	w := payloadWriter{b: b, ok: true}
-	w.key("sku", true)
-	w.str(e.SKU)
-	w.key("quantity", false)
-	w.int(e.Quantity)
-	w.key("received_at", false)
-	w.time(e.ReceivedAt)
-	return w.end()
+	w := plainjson.New(b)
+	w.Key("sku", true)
+	w.Str(e.SKU)
+	w.Key("quantity", false)
+	w.Int(e.Quantity)
+	w.Key("received_at", false)
+	w.Time(e.ReceivedAt)
+	return w.End()
+}
+
+// WriteJSON writes m's members as the first of an object, as encoding/json
+// writes them for m or for a struct that embeds m first.
+func (m Metadata) WriteJSON(w *plainjson.Writer) {
+	w.Key("correlation_id", true)
+	w.Str(m.CorrelationID)
+	w.Key("causation_id", false)
+	w.Str(m.CausationID)
+	w.Key("schema", false)
+	w.Int(int64(m.Schema))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/internal/plainjson"
 )
 
 // idNamespace roots the IDs of the events the saga writes.
@@ -28,6 +29,25 @@ func stepID(trigger uuid.UUID, step, stream string, version int64, i int) uuid.U
 type metadata struct {
 	domain.Metadata
 	Actor string `json:"actor"`
+}
+
+// encode returns m as encoding/json writes it: directly when its values
+// are plain (see plainjson), through encoding/json otherwise.
+func (m metadata) encode() ([]byte, error) {
+	if b, ok := m.appendJSON(make([]byte, 0, 160)); ok {
+		return b, nil
+	}
+	return json.Marshal(m)
+}
+
+// appendJSON appends m as encoding/json writes it, or reports false for a
+// value outside plainjson's shape.
+func (m metadata) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	m.Metadata.WriteJSON(&w)
+	w.Key("actor", false)
+	w.Str(m.Actor)
+	return w.End()
 }
 
 // order is an order's stream as the saga loads it.
@@ -258,10 +278,10 @@ type cause struct {
 
 // encode returns events as the saga appends them to stream after version.
 func (c cause) encode(step, stream string, version int64, events []domain.Event) ([]eventstore.EventData, error) {
-	meta, err := json.Marshal(metadata{
+	meta, err := metadata{
 		Metadata: domain.Metadata{CorrelationID: c.correlation, CausationID: c.trigger.String(), Schema: domain.SchemaVersion},
 		Actor:    Actor,
-	})
+	}.encode()
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
+	"github.com/orderstore/orderstore/internal/plainjson"
 )
 
 var (
@@ -187,6 +188,37 @@ type metadata struct {
 	RequestedAt *time.Time `json:"requested_at,omitempty"`
 	// Traceparent is Request.Traceparent.
 	Traceparent string `json:"traceparent,omitempty"`
+}
+
+// encode returns m as encoding/json writes it: directly when its values
+// are plain (see plainjson), through encoding/json otherwise.
+func (m metadata) encode() ([]byte, error) {
+	if b, ok := m.appendJSON(make([]byte, 0, 256)); ok {
+		return b, nil
+	}
+	return json.Marshal(m)
+}
+
+// appendJSON appends m as encoding/json writes it, or reports false for a
+// value outside plainjson's shape.
+func (m metadata) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	m.Metadata.WriteJSON(&w)
+	w.OptStr("idempotency_key", m.IdempotencyKey)
+	w.OptStr("request_fingerprint", m.Fingerprint)
+	if m.Events != 0 {
+		w.Key("command_events", false)
+		w.Int(int64(m.Events))
+	}
+	w.OptStr("request_id", m.RequestID)
+	w.OptStr("actor", m.Actor)
+	w.OptStr("request", m.Request)
+	if m.RequestedAt != nil {
+		w.Key("requested_at", false)
+		w.Time(*m.RequestedAt)
+	}
+	w.OptStr("traceparent", m.Traceparent)
+	return w.End()
 }
 
 // idNamespace roots the derived event and order IDs.
@@ -533,7 +565,7 @@ func (s *Service) append(ctx context.Context, stream string, expected eventstore
 		if i == 0 {
 			meta.Events = len(events)
 		}
-		m, err := json.Marshal(meta)
+		m, err := meta.encode()
 		if err != nil {
 			return eventstore.AppendResult{}, "", fmt.Errorf("encode metadata: %w", err)
 		}
