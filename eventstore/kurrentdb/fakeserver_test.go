@@ -76,6 +76,7 @@ type fakeEvent struct {
 	typ    string
 	rev    uint64
 	id     uuid.UUID
+	meta   []byte // the user's metadata, none if nil
 }
 
 type fakeCall struct {
@@ -396,6 +397,7 @@ func eventResp(ev fakeEvent) *streams.ReadResp {
 			PreparePosition:  ev.pos.Prepare,
 			Metadata:         map[string]string{"type": ev.typ, "content-type": "application/json", "created": strconv.FormatInt(created, 10)},
 			Data:             []byte(fmt.Sprintf(`{"stream":%q}`, ev.stream)),
+			CustomMetadata:   ev.meta,
 		},
 		Position: &streams.ReadResp_ReadEvent_CommitPosition{CommitPosition: ev.pos.Commit},
 	}}}
