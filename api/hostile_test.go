@@ -286,6 +286,30 @@ func TestProjectionBehindIsBounded(t *testing.T) {
 	})
 }
 
+// TestCorrelationIndexBehindIsBounded: on the KurrentDB shape, where the
+// correlations projection serves reads by correlation ID, a read while the
+// index is short of the store's head answers 503 projection_behind with
+// the index's position after the bounded wait, rather than part of a flow
+// (the projections do not run here). The embedded store indexes in its own
+// file and answers at once.
+func TestCorrelationIndexBehindIsBounded(t *testing.T) {
+	t.Parallel()
+	eachVariant(t, func(t *testing.T, v variant) {
+		e := v.openEnvWith(t, t.TempDir(), envOptions{idle: true, waitTimeout: 50 * time.Millisecond})
+		e.expect(e.do("POST", "/orders", placeBody("behind"), "X-Correlation-ID", "flow-behind"), http.StatusCreated)
+		for _, path := range []string{"/events?correlation_id=flow-behind", "/traces/flow-behind", "/orders/behind/trace"} {
+			if !v.sparse {
+				e.expect(e.do("GET", path, nil), http.StatusOK)
+				continue
+			}
+			r := e.expect(e.do("GET", path, nil), http.StatusServiceUnavailable)
+			if p := r.json(t); p["code"] != "projection_behind" || p["position"] != float64(0) {
+				t.Fatalf("%s: want projection_behind at position 0: %s", path, r.body)
+			}
+		}
+	})
+}
+
 // TestIdempotencyKeyReusedOnAnotherPath: a key names one request; sent
 // again to another path of the same order, it is refused, not replayed,
 // with or without a body.
