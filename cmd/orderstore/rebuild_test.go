@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +84,25 @@ func TestProgressPrinter(t *testing.T) {
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestRebuild_ProjectionNames: --projection correlations exists only with a
+// KurrentDB store, and an unknown name is refused; both as usage errors
+// that name the choices, before anything is opened.
+func TestRebuild_ProjectionNames(t *testing.T) {
+	for _, tc := range []struct{ name, says string }{
+		{"correlations", "only with a KurrentDB --store"},
+		{"nope", "with a KurrentDB store, also correlations"},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		err := run(t.Context(), []string{"rebuild", "--data", dir, "--projection", tc.name}, noenv, &bytes.Buffer{}, &bytes.Buffer{})
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("--projection %s: %v, want a usage error saying %q", tc.name, err, tc.says)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("--projection %s left %s behind (%v)", tc.name, dir, err)
+		}
 	}
 }
