@@ -52,6 +52,72 @@ func BenchmarkHTTP(b *testing.B) {
 	})
 }
 
+// BenchmarkHotOrder: 16 clients on one order, each adding a line of its
+// own SKU and removing it again, through real HTTP: every command waits for
+// the order's lock, the case a commit hold would cost most (see the
+// embedded store's doc). The order's stream grows by one event a command,
+// so keep -benchtime to a few hundred commands:
+//
+//	go test -run '^$' -bench HotOrder -benchtime 600x ./api/
+func BenchmarkHotOrder(b *testing.B) {
+	store, err := embedded.Open(b.TempDir(), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			b.Error(err)
+		}
+	}()
+	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: orders.New(store, orders.Options{})}).Handler())
+	defer srv.Close()
+	hot := []byte(`{"id":"hot","customer_id":"c","currency":"EUR","lines":[{"sku":"BASE","quantity":1,"unit_price":100}]}`)
+	res, err := http.Post(srv.URL+"/orders", "application/json", bytes.NewReader(hot))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		b.Fatalf("place the hot order: status %d", res.StatusCode)
+	}
+	const hotClients = 16
+	tr := &http.Transport{MaxIdleConns: hotClients, MaxIdleConnsPerHost: hotClients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := range hotClients {
+		wg.Go(func() {
+			sku := fmt.Sprintf("HOT-%d", c)
+			add := []byte(`{"sku":"` + sku + `","quantity":1,"unit_price":100}`)
+			added := false
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders/hot/lines", bytes.NewReader(add))
+				if added {
+					req, _ = http.NewRequest(http.MethodDelete, srv.URL+"/orders/hot/lines/"+sku, nil)
+				}
+				added = !added
+				req.Header.Set("Content-Type", "application/json")
+				res, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					b.Errorf("%s %s: status %d", req.Method, req.URL.Path, res.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
+}
+
 var orderBody = []byte(`{"customer_id":"cust-1","currency":"EUR","lines":[{"sku":"SKU-1","quantity":2,"unit_price":1250},{"sku":"SKU-2","quantity":1,"unit_price":990}]}`)
 
 // runLoad sends b.N POST /orders from clients goroutines and reports

@@ -86,7 +86,12 @@ type CommitWatcher interface {
 // nothing). While commands are announced, the store may hold a commit for
 // a moment (the embedded store: at most Options.CommitHold), as
 // PostgreSQL's commit_delay does while commit_siblings transactions are
-// active: a command waiting for a lock counts too.
+// active. Wait tells the store that the command announced in ctx is about
+// to wait for something a held commit may itself be holding up (the lock
+// of an order whose holder's append is in that commit): it does not count
+// until resume is called. Both are no-ops on a context that announces
+// nothing.
 type GroupCommitter interface {
 	Expect(ctx context.Context) (_ context.Context, done func())
+	Wait(ctx context.Context) (resume func())
 }

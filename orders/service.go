@@ -103,6 +103,17 @@ func (s *Service) lock(ctx context.Context, stream string) (unlock func(), err e
 	select {
 	case slot <- struct{}{}:
 		return func() { <-slot }, nil
+	default:
+	}
+	// The holder may be waiting for a commit that holds for announced
+	// commands: this one cannot join it, so it does not count while it
+	// waits.
+	if gc, ok := s.store.(eventstore.GroupCommitter); ok {
+		defer gc.Wait(ctx)()
+	}
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for %s: %w", stream, ctx.Err())
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/orderstore/orderstore/domain"
 	"github.com/orderstore/orderstore/eventstore"
@@ -91,6 +92,45 @@ func TestService_ReplicasRace(t *testing.T) {
 			t.Fatalf("order has %d lines at version %d, want %d at %d", len(o.Lines), version, 1+2*perReplica, 2*perReplica)
 		}
 	})
+}
+
+// TestService_HotOrderNotHeld: commands on one order queue for its lock,
+// and the holder's append must not wait for them: on a store that would
+// hold a commit for an hour while commands are announced, they all end.
+func TestService_HotOrderNotHeld(t *testing.T) {
+	store, err := embedded.Open(t.TempDir(), embedded.Options{CommitHold: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	svc := orders.New(store, orders.Options{})
+	req := orders.Request{CorrelationID: "c"}
+	if _, err := svc.Place(t.Context(), domain.PlaceOrder{ID: "hot", CustomerID: "c", Currency: "EUR",
+		Lines: []domain.Line{{SKU: "S", Quantity: 1, UnitPrice: 1}}}, req); err != nil {
+		t.Fatal(err)
+	}
+	const commands = 16
+	finished := make(chan error, commands)
+	for i := range commands {
+		go func() {
+			_, err := svc.Execute(t.Context(), "hot", domain.AddLine{SKU: fmt.Sprintf("L%d", i), Quantity: 1, UnitPrice: 1}, req)
+			finished <- err
+		}()
+	}
+	for range commands {
+		select {
+		case err := <-finished:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("commands on one order still running after 30 s: a commit waits for the commands queued behind its own append")
+		}
+	}
 }
 
 func TestService_IfMatch(t *testing.T) {

@@ -98,10 +98,9 @@ func (s *Store) writeLoop(head uint64) {
 // CPU for one event as for dozens (the fsync, the log's page frames), and
 // under load that CPU is what the requests in progress lack: holding the
 // commit a moment lets more of them into it. Like PostgreSQL's
-// commit_delay with commit_siblings, it counts every command in progress,
-// those waiting for an order's lock included: those cannot join before the
-// lock's holder commits, so on one hot order each commit waits out the
-// hold (see doc.go). With nothing announced (a single writer, the
+// commit_delay with commit_siblings, it counts the commands in progress,
+// except those waiting for a lock (see Wait): those cannot join before the
+// lock's holder commits. With nothing announced (a single writer, the
 // projections, the saga) a commit is never held.
 func (s *Store) hold(batch []*appendRequest, t *time.Timer) []*appendRequest {
 	if s.commitHold <= 0 || s.expected.Load() == 0 {
@@ -130,17 +129,24 @@ func (s *Store) hold(batch []*appendRequest, t *time.Timer) []*appendRequest {
 // expectKey is the context key of an expectation.
 type expectKey struct{}
 
-// expectation is an append announced with Expect.
+// expectation is an append announced with Expect. Its state moves from
+// active to done once; while paused (see Wait) it does not count.
 type expectation struct {
-	s    *Store
-	done atomic.Bool
+	s     *Store
+	state atomic.Int32
 }
+
+const (
+	expectActive int32 = iota
+	expectPaused
+	expectDone
+)
 
 // Expect implements eventstore.GroupCommitter. Within a context that
 // already announces an append to this store, it announces nothing more:
 // the one append counts once.
 func (s *Store) Expect(ctx context.Context) (context.Context, func()) {
-	if e, ok := ctx.Value(expectKey{}).(*expectation); ok && e.s == s && !e.done.Load() {
+	if e, ok := ctx.Value(expectKey{}).(*expectation); ok && e.s == s && e.state.Load() != expectDone {
 		return ctx, func() {}
 	}
 	e := &expectation{s: s}
@@ -148,9 +154,45 @@ func (s *Store) Expect(ctx context.Context) (context.Context, func()) {
 	return context.WithValue(ctx, expectKey{}, e), e.arrive
 }
 
+// Wait implements eventstore.GroupCommitter: the command announced in ctx
+// stops counting until resume, so that a commit is not held for a command
+// that waits for a lock the commit's own appends hold.
+func (s *Store) Wait(ctx context.Context) (resume func()) {
+	e, ok := ctx.Value(expectKey{}).(*expectation)
+	if !ok || e.s != s || !e.state.CompareAndSwap(expectActive, expectPaused) {
+		return func() {}
+	}
+	e.uncount()
+	return func() {
+		if e.state.CompareAndSwap(expectPaused, expectActive) {
+			s.expected.Add(1)
+		}
+	}
+}
+
 // arrive ends the expectation once; the last one wakes a holding writer.
 func (e *expectation) arrive() {
-	if e.done.CompareAndSwap(false, true) && e.s.expected.Add(-1) == 0 {
+	for {
+		switch st := e.state.Load(); st {
+		case expectDone:
+			return
+		case expectPaused:
+			if e.state.CompareAndSwap(st, expectDone) {
+				return // it no longer counted
+			}
+		default:
+			if e.state.CompareAndSwap(st, expectDone) {
+				e.uncount()
+				return
+			}
+		}
+	}
+}
+
+// uncount takes the expectation off the count; the last one wakes a
+// holding writer.
+func (e *expectation) uncount() {
+	if e.s.expected.Add(-1) == 0 {
 		select {
 		case e.s.expectNone <- struct{}{}:
 		default:

@@ -115,6 +115,45 @@ func TestHold_DoneReleases(t *testing.T) {
 	}
 }
 
+// TestHold_WaitReleases: a command that waits (for a lock) stops
+// counting, which releases a commit held for it; resumed, it counts again,
+// and its append or done ends it once, paused or not.
+func TestHold_WaitReleases(t *testing.T) {
+	s := openHolding(t)
+	ctx, done := s.Expect(t.Context())
+	defer done()
+	first := appendAsync(t.Context(), s, "order-first")
+	waitUntil(t, "the writer to hold the commit", s.Holding)
+	resume := s.Wait(ctx)
+	s.Wait(ctx)() // a second wait on a paused command changes nothing
+	result(t, "held append while the announced command waits", first)
+	if n := s.Expected(); n != 0 {
+		t.Errorf("%d expected while the only announced command waits, want 0", n)
+	}
+	resume()
+	resume() // twice: counted once
+	if n := s.Expected(); n != 1 {
+		t.Fatalf("%d expected after resume, want 1", n)
+	}
+	second := appendAsync(t.Context(), s, "order-second")
+	waitUntil(t, "the writer to hold for the resumed command", s.Holding)
+	result(t, "the resumed command's append", appendAsync(ctx, s, "order-third"))
+	result(t, "the append held for it", second)
+	if n := s.Expected(); n != 0 {
+		t.Errorf("%d expected after the append, want 0", n)
+	}
+
+	// Ended while paused: the resume that follows counts nothing.
+	ctx2, done2 := s.Expect(t.Context())
+	resume2 := s.Wait(ctx2)
+	done2()
+	resume2()
+	if n := s.Expected(); n != 0 {
+		t.Errorf("%d expected after done while waiting and resume, want 0", n)
+	}
+	s.Wait(t.Context())() // nothing announced: a no-op
+}
+
 // TestHold_UnannouncedNeverHeld: with nothing announced, appends commit
 // as they come, one writer after another.
 func TestHold_UnannouncedNeverHeld(t *testing.T) {

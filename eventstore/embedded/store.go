@@ -32,7 +32,7 @@ const (
 	defaultReaders  = 4
 	defaultMaxBatch = 1024
 
-	defaultCommitHold = 500 * time.Microsecond
+	defaultCommitHold = 150 * time.Microsecond
 )
 
 var (
@@ -51,7 +51,7 @@ type Options struct {
 	// MaxBatch caps the appends committed in one transaction (default 1024).
 	MaxBatch int
 	// CommitHold is the longest a commit waits for appends announced with
-	// Expect (default 500µs; negative: never).
+	// Expect (default 150µs; negative: never).
 	CommitHold time.Duration
 }
 
