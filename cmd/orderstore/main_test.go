@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -152,6 +153,61 @@ func TestServe_BuildInfoMetric(t *testing.T) {
 	if !strings.Contains(string(body), want) {
 		t.Errorf("GET /metrics has no %s", want)
 	}
+}
+
+// serve exports the embedded store's writer: commits, what they carried,
+// and the writer's time by phase.
+func TestServe_StoreWriterMetrics(t *testing.T) {
+	base, stop := startServe(t, t.TempDir(), nil)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	for i := range 3 {
+		res, err := http.Post(base+"/orders", "application/json", strings.NewReader(fmt.Sprintf(
+			`{"id":"m-%d","customer_id":"c","currency":"EUR","lines":[{"sku":"S","quantity":1,"unit_price":100}]}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("place: %d", res.StatusCode)
+		}
+	}
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(series string) float64 {
+		t.Helper()
+		for line := range strings.Lines(string(body)) {
+			if rest, ok := strings.CutPrefix(line, series+" "); ok {
+				v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+				if err != nil {
+					t.Fatalf("%s: %v", series, err)
+				}
+				return v
+			}
+		}
+		t.Fatalf("GET /metrics has no %s", series)
+		return 0
+	}
+	commits, events := value("orderstore_store_commits_total"), value("orderstore_store_events_written_total")
+	if commits < 1 || events < 3 || value("orderstore_store_appends_committed_total") < 3 {
+		t.Errorf("%v commits of %v events, want at least 1 and 3", commits, events)
+	}
+	for _, phase := range []string{"apply", "commit"} {
+		if v := value(`orderstore_store_writer_seconds_total{phase="` + phase + `"}`); v <= 0 {
+			t.Errorf("writer seconds in %s: %v, want > 0 after commits", phase, v)
+		}
+	}
+	value(`orderstore_store_writer_seconds_total{phase="hold"}`)
 }
 
 // A bad or busy --addr is refused before the data directory is created.

@@ -128,6 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	build := readBuildInfo()
 	registerBuildInfo(reg, build)
+	registerStoreMetrics(reg, store)
 	var tracers struct{ http, orders, projections trace.Tracer }
 	if *otlpEndpoint != "" {
 		spans, err := telemetry.Open(ctx, *otlpEndpoint, build.Version)

@@ -87,7 +87,9 @@ func (s *Store) writeLoop(head uint64) {
 				break fill
 			}
 		}
+		held := time.Now()
 		batch = s.hold(batch, holdTimer)
+		s.stats.HoldNanos.Add(uint64(time.Since(held)))
 		head = s.commit(batch, head)
 	}
 }
@@ -221,6 +223,7 @@ func (s *Store) refuseQueued() {
 // commit writes batch in one transaction and answers every request. It
 // returns the new head position.
 func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
+	start := time.Now()
 	replies := make([]appendReply, len(batch))
 	ctx := context.Background() // requests are checked one by one below
 	tx, err := s.writeDB.BeginTx(ctx, nil)
@@ -258,10 +261,13 @@ func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
 		s.fail(batch, errors.Join(unavailable("close statements", err), tx.Rollback()))
 		return head
 	}
+	applied := time.Now()
 	if err := tx.Commit(); err != nil {
 		s.fail(batch, unavailable("commit", err))
 		return head
 	}
+	s.stats.ApplyNanos.Add(uint64(applied.Sub(start)))
+	s.stats.CommitNanos.Add(uint64(time.Since(applied)))
 	s.lastWriteErr.Store(nil)
 	s.stats.Commits.Add(1)
 	s.stats.Appends.Add(uint64(written))

@@ -91,6 +91,11 @@ func TestHold_WaitsForAnnouncedAppend(t *testing.T) {
 	if a.Position != 1 || b.Position != 2 {
 		t.Errorf("positions %d and %d, want 1 and 2 (the held append first)", a.Position, b.Position)
 	}
+	st := s.Stats()
+	if st.HoldNanos.Load() == 0 || st.ApplyNanos.Load() == 0 || st.CommitNanos.Load() == 0 {
+		t.Errorf("writer time after a held commit: hold %d, apply %d, commit %d ns, want all > 0",
+			st.HoldNanos.Load(), st.ApplyNanos.Load(), st.CommitNanos.Load())
+	}
 	if n := s.Expected(); n != 0 {
 		t.Errorf("%d appends still expected after the announced one arrived", n)
 	}

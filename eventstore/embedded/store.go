@@ -95,6 +95,15 @@ type Stats struct {
 	Commits atomic.Uint64 // transactions committed (one fsync each)
 	Appends atomic.Uint64 // append calls committed
 	Events  atomic.Uint64 // events written
+
+	// The writer's time in nanoseconds, by phase: holding a commit for
+	// announced appends (see Options.CommitHold), applying appends
+	// (version checks and inserts), and committing (writing the log's
+	// page frames and their fsync). The single writer is saturated when
+	// their sum grows as fast as the clock.
+	HoldNanos   atomic.Uint64
+	ApplyNanos  atomic.Uint64
+	CommitNanos atomic.Uint64
 }
 
 // Open opens the store in dir, creating the directory and database if
