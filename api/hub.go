@@ -46,6 +46,11 @@ func newHub(store eventstore.Store, logger *slog.Logger, max int, pace time.Dura
 	return &hub{store: store, logger: logger, max: max, pace: pace, subs: map[*hubSub]struct{}{}}
 }
 
+// frameOverhead is about what a frame adds to an event's data, metadata,
+// stream and type: its SSE fields and the JSON names, ID, position,
+// version and time; a batch's buffer is sized once from it.
+const frameOverhead = 200
+
 // paceBatch is the size of a batch under which the hub takes itself to be
 // live rather than behind: after a smaller one it waits out its pace
 // before reading again (a subscription reads up to 500 or 1,000 events at
@@ -135,6 +140,11 @@ func (h *hub) run(ctx context.Context, gen, after uint64) {
 func (h *hub) handOut(gen uint64, events []eventstore.RecordedEvent) error {
 	// One buffer for the batch's frames, each a slice of it.
 	var buf bytes.Buffer
+	size := 0
+	for _, e := range events {
+		size += len(e.Data) + len(e.Metadata) + len(e.Stream) + 2*len(e.Type) + frameOverhead
+	}
+	buf.Grow(size)
 	ends := make([]int, len(events))
 	for i, e := range events {
 		writeEvent(&buf, e)

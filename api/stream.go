@@ -297,14 +297,20 @@ func (s *Server) cutoffEvent(c cutoff) []byte {
 // event the type, data the event as GET /events shows it (one line: JSON
 // escapes newlines).
 func writeEvent(out *bytes.Buffer, e eventstore.RecordedEvent) {
-	data, _ := json.Marshal(eventjson.From(e)) //nolint:errcheck // raw JSON the store validated
 	out.WriteString("id: ")
-	out.WriteString(strconv.FormatUint(e.Position, 10))
+	var n [20]byte
+	out.Write(strconv.AppendUint(n[:0], e.Position, 10))
 	out.WriteString("\nevent: ")
 	out.WriteString(sseField(e.Type))
 	out.WriteString("\ndata: ")
-	out.Write(data)
+	out.Write(eventFrame(out.AvailableBuffer(), e))
 	out.WriteString("\n\n")
+}
+
+// eventFrame is the event as GET /events shows it, appended to b.
+func eventFrame(b []byte, e eventstore.RecordedEvent) []byte {
+	b, _ = eventjson.Append(b, e) //nolint:errcheck // raw JSON the store validated
+	return b
 }
 
 // sseField keeps a value on its line: a type with a line break would end

@@ -475,7 +475,7 @@ func (w *worker) fill(ctx context.Context) error {
 		if have[e.Position] || !wants(w.ep.Events, e.Stream, e.Type) {
 			continue
 		}
-		body, err := json.Marshal(eventjson.From(e))
+		body, err := eventjson.Append(nil, e)
 		if err != nil {
 			return fmt.Errorf("encode event %s: %w", e.ID, err)
 		}

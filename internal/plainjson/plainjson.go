@@ -54,6 +54,9 @@ func (w *Writer) Str(s string) {
 // Int appends v.
 func (w *Writer) Int(v int64) { w.b = strconv.AppendInt(w.b, v, 10) }
 
+// Uint appends v.
+func (w *Writer) Uint(v uint64) { w.b = strconv.AppendUint(w.b, v, 10) }
+
 // Time appends t as time.Time.MarshalJSON does, or marks the result not
 // ok where that refuses t or writes it otherwise.
 func (w *Writer) Time(t time.Time) {
@@ -79,6 +82,9 @@ func (w *Writer) OptStr(name, v string) {
 // Raw appends JSON the caller wrote: a literal, or punctuation of a
 // nested value.
 func (w *Writer) Raw(s string) { w.b = append(w.b, s...) }
+
+// RawBytes appends JSON the caller holds as bytes, as Raw.
+func (w *Writer) RawBytes(b []byte) { w.b = append(w.b, b...) }
 
 // Bytes returns what was written and whether it is encoding/json's
 // output, without closing the object.
