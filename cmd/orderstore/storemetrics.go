@@ -28,7 +28,7 @@ func registerStoreMetrics(reg prometheus.Registerer, store eventstore.Store) {
 		appends: prometheus.NewDesc("orderstore_store_appends_committed_total", "Appends the embedded store's writer committed.", nil, nil),
 		events:  prometheus.NewDesc("orderstore_store_events_written_total", "Events the embedded store's writer committed.", nil, nil),
 		writer: prometheus.NewDesc("orderstore_store_writer_seconds_total",
-			"Time the embedded store's single writer spent, by phase: hold (waiting for announced appends), apply (version checks and inserts), commit (the log's frames and fsync). A sum growing as fast as the clock means the writer is saturated.",
+			"Time the embedded store's single writer spent, by phase: hold (a commit waiting for announced appends, which are applied meanwhile), apply (version checks and inserts), commit (the log's frames and fsync). Apply plus commit growing as fast as the clock means the writer is saturated.",
 			[]string{"phase"}, nil),
 	})
 }

@@ -60,41 +60,42 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	}
 }
 
-// writeLoop is the only writer. Each round takes every queued request (up to
-// maxBatch), and those announced and on their way (see hold), applies them
-// in one transaction and commits once, so concurrent appends share one
-// fsync.
+// writeLoop is the only writer. Each round takes every queued request (up
+// to maxBatch), and those announced and on their way (see hold), applying
+// each in one transaction as it comes, and commits once, so concurrent
+// appends share one fsync. Applying while the round still waits for
+// requests takes the inserts out of the time between two fsyncs.
 func (s *Store) writeLoop(head uint64) {
 	defer close(s.writerDone)
-	batch := make([]*appendRequest, 0, s.maxBatch)
 	holdTimer := time.NewTimer(time.Hour)
 	holdTimer.Stop()
 	for {
-		batch = batch[:0]
+		var first *appendRequest
 		select {
-		case req := <-s.reqs:
-			batch = append(batch, req)
+		case first = <-s.reqs:
 		case <-s.closing:
 			s.refuseQueued()
 			return
 		}
+		r := s.begin(head)
+		r.add(first)
 	fill:
-		for len(batch) < s.maxBatch {
+		for r.open() {
 			select {
 			case req := <-s.reqs:
-				batch = append(batch, req)
+				r.add(req)
 			default:
 				break fill
 			}
 		}
 		held := time.Now()
-		batch = s.hold(batch, holdTimer)
+		s.hold(r, holdTimer)
 		s.stats.HoldNanos.Add(uint64(time.Since(held)))
-		head = s.commit(batch, head)
+		head = r.commit()
 	}
 }
 
-// hold adds to batch the appends that arrive while commands announced
+// hold adds to r the appends that arrive while commands announced
 // with Expect are in progress, for at most CommitHold, and returns as soon
 // as none is announced any more. A commit costs the writer about as much
 // CPU for one event as for dozens (the fsync, the log's page frames), and
@@ -104,9 +105,9 @@ func (s *Store) writeLoop(head uint64) {
 // except those waiting for a lock (see Wait): those cannot join before the
 // lock's holder commits. With nothing announced (a single writer, the
 // projections, the saga) a commit is never held.
-func (s *Store) hold(batch []*appendRequest, t *time.Timer) []*appendRequest {
+func (s *Store) hold(r *round, t *time.Timer) {
 	if s.commitHold <= 0 || s.expected.Load() == 0 {
-		return batch
+		return
 	}
 	t.Reset(s.commitHold)
 	s.holding.Store(true)
@@ -114,18 +115,17 @@ func (s *Store) hold(batch []*appendRequest, t *time.Timer) []*appendRequest {
 		t.Stop()
 		s.holding.Store(false)
 	}()
-	for len(batch) < s.maxBatch && s.expected.Load() > 0 {
+	for r.open() && s.expected.Load() > 0 {
 		select {
 		case req := <-s.reqs:
-			batch = append(batch, req)
+			r.add(req)
 		case <-s.expectNone:
 		case <-t.C:
-			return batch
+			return
 		case <-s.closing:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
 // expectKey is the context key of an expectation.
@@ -220,65 +220,103 @@ func (s *Store) refuseQueued() {
 	}
 }
 
-// commit writes batch in one transaction and answers every request. It
-// returns the new head position.
-func (s *Store) commit(batch []*appendRequest, head uint64) uint64 {
-	start := time.Now()
-	replies := make([]appendReply, len(batch))
-	ctx := context.Background() // requests are checked one by one below
+// round is one transaction of the writer: the requests it took, applied
+// as they came, and their replies, sent once it is committed.
+type round struct {
+	s       *Store
+	tx      *sql.Tx
+	w       *writer
+	batch   []*appendRequest
+	replies []appendReply
+	start   uint64 // the head before the round
+	head    uint64 // the position of the last event applied
+	now     int64  // recorded_at of the round's events
+	written int
+	events  int
+	err     error         // the engine's failure: the round writes nothing
+	applied time.Duration // in apply, for Stats.ApplyNanos
+}
+
+// begin starts a round after position head.
+func (s *Store) begin(head uint64) *round {
+	r := &round{s: s, start: head, head: head, now: s.now().UTC().UnixNano()}
+	ctx := context.Background() // requests are checked one by one in add
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
-		s.fail(batch, unavailable("begin", err))
-		return head
+		r.err = unavailable("begin", err)
+		return r
 	}
 	w, err := prepareWriter(ctx, tx, s.wstmts, s.versions)
 	if err != nil {
-		s.fail(batch, errors.Join(unavailable("prepare", err), tx.Rollback()))
-		return head
+		r.err = errors.Join(unavailable("prepare", err), tx.Rollback())
+		return r
 	}
-	next := head
-	now := s.now().UTC().UnixNano()
-	written, events := 0, 0
-	for i, req := range batch {
-		if err := req.ctx.Err(); err != nil {
-			replies[i].err = err // the caller has gone; write nothing for it
-			continue
-		}
-		res, n, err := w.apply(ctx, req, next, now)
-		if err != nil && !isRequestError(err) {
-			// The engine failed: nothing of this batch may be acknowledged.
-			s.fail(batch, errors.Join(err, w.close(), tx.Rollback()))
-			return head
-		}
-		replies[i] = appendReply{res: res, err: err}
-		next += uint64(n)
-		if err == nil && n > 0 {
-			written++
-			events += n
-		}
+	r.tx, r.w = tx, w
+	return r
+}
+
+// open reports whether the round takes more requests.
+func (r *round) open() bool { return len(r.batch) < r.s.maxBatch }
+
+// add applies req in the round's transaction. Once the engine has failed,
+// the round only collects requests, to answer them with its failure.
+func (r *round) add(req *appendRequest) {
+	r.batch = append(r.batch, req)
+	r.replies = append(r.replies, appendReply{})
+	if r.err != nil {
+		return
 	}
-	if err := w.close(); err != nil {
-		s.fail(batch, errors.Join(unavailable("close statements", err), tx.Rollback()))
-		return head
+	reply := &r.replies[len(r.replies)-1]
+	if err := req.ctx.Err(); err != nil {
+		reply.err = err // the caller has gone; write nothing for it
+		return
 	}
-	applied := time.Now()
-	if err := tx.Commit(); err != nil {
-		s.fail(batch, unavailable("commit", err))
-		return head
+	t := time.Now()
+	res, n, err := r.w.apply(context.Background(), req, r.head, r.now)
+	r.applied += time.Since(t)
+	if err != nil && !isRequestError(err) {
+		// The engine failed: nothing of this round may be acknowledged.
+		r.err = errors.Join(err, r.w.close(), r.tx.Rollback())
+		return
 	}
-	s.stats.ApplyNanos.Add(uint64(applied.Sub(start)))
-	s.stats.CommitNanos.Add(uint64(time.Since(applied)))
+	*reply = appendReply{res: res, err: err}
+	r.head += uint64(n)
+	if err == nil && n > 0 {
+		r.written++
+		r.events += n
+	}
+}
+
+// commit commits the round, answers every request, and returns the new
+// head position (the old one if the round failed).
+func (r *round) commit() uint64 {
+	s := r.s
+	if r.err != nil {
+		s.fail(r.batch, r.err)
+		return r.start
+	}
+	if err := r.w.close(); err != nil {
+		s.fail(r.batch, errors.Join(unavailable("close statements", err), r.tx.Rollback()))
+		return r.start
+	}
+	committing := time.Now()
+	if err := r.tx.Commit(); err != nil {
+		s.fail(r.batch, unavailable("commit", err))
+		return r.start
+	}
+	s.stats.ApplyNanos.Add(uint64(r.applied))
+	s.stats.CommitNanos.Add(uint64(time.Since(committing)))
 	s.lastWriteErr.Store(nil)
 	s.stats.Commits.Add(1)
-	s.stats.Appends.Add(uint64(written))
-	s.stats.Events.Add(uint64(events))
-	if next != head {
-		s.published(next)
+	s.stats.Appends.Add(uint64(r.written))
+	s.stats.Events.Add(uint64(r.events))
+	if r.head != r.start {
+		s.published(r.head)
 	}
-	for i, req := range batch {
-		req.reply <- replies[i]
+	for i, req := range r.batch {
+		req.reply <- r.replies[i]
 	}
-	return next
+	return r.head
 }
 
 func (s *Store) fail(batch []*appendRequest, err error) {

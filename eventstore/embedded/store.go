@@ -96,11 +96,12 @@ type Stats struct {
 	Appends atomic.Uint64 // append calls committed
 	Events  atomic.Uint64 // events written
 
-	// The writer's time in nanoseconds, by phase: holding a commit for
-	// announced appends (see Options.CommitHold), applying appends
-	// (version checks and inserts), and committing (writing the log's
-	// page frames and their fsync). The single writer is saturated when
-	// their sum grows as fast as the clock.
+	// The writer's time in nanoseconds: holding a commit for announced
+	// appends (see Options.CommitHold; the appends it applies meanwhile
+	// count in ApplyNanos too), applying appends (version checks and
+	// inserts), and committing (writing the log's page frames and their
+	// fsync). The single writer is saturated when ApplyNanos plus
+	// CommitNanos grows as fast as the clock.
 	HoldNanos   atomic.Uint64
 	ApplyNanos  atomic.Uint64
 	CommitNanos atomic.Uint64
