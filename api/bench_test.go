@@ -36,15 +36,7 @@ func BenchmarkHTTP(b *testing.B) {
 		runLoad(b, h, clients, http.StatusCreated)
 	})
 	b.Run("orders", func(b *testing.B) {
-		store, err := embedded.Open(b.TempDir(), embedded.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() {
-			if err := store.Close(); err != nil {
-				b.Error(err)
-			}
-		}()
+		store := openBenchStore(b)
 		h := api.New(api.Config{Store: store, Orders: orders.New(store, orders.Options{})}).Handler()
 		runLoad(b, h, clients, http.StatusCreated)
 		st := store.Stats()
@@ -60,15 +52,7 @@ func BenchmarkHTTP(b *testing.B) {
 //
 //	go test -run '^$' -bench HotOrder -benchtime 600x ./api/
 func BenchmarkHotOrder(b *testing.B) {
-	store, err := embedded.Open(b.TempDir(), embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			b.Error(err)
-		}
-	}()
+	store := openBenchStore(b)
 	srv := httptest.NewServer(api.New(api.Config{Store: store, Orders: orders.New(store, orders.Options{})}).Handler())
 	defer srv.Close()
 	hot := []byte(`{"id":"hot","customer_id":"c","currency":"EUR","lines":[{"sku":"BASE","quantity":1,"unit_price":100}]}`)
@@ -116,6 +100,22 @@ func BenchmarkHotOrder(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
+}
+
+// openBenchStore opens an embedded store in a temp directory, closed when
+// the benchmark ends.
+func openBenchStore(b *testing.B) *embedded.Store {
+	b.Helper()
+	store, err := embedded.Open(b.TempDir(), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return store
 }
 
 var orderBody = []byte(`{"customer_id":"cust-1","currency":"EUR","lines":[{"sku":"SKU-1","quantity":2,"unit_price":1250},{"sku":"SKU-2","quantity":1,"unit_price":990}]}`)

@@ -139,15 +139,7 @@ func TestServe_BuildInfoMetric(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(res.Body)
-	_ = res.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := getMetrics(t, base)
 	b := readBuildInfo()
 	want := fmt.Sprintf(`orderstore_build_info{goversion=%q,revision=%q,version=%q} 1`, b.GoVersion, b.revision(), b.Version)
 	if !strings.Contains(string(body), want) {
@@ -175,15 +167,7 @@ func TestServe_StoreWriterMetrics(t *testing.T) {
 			t.Fatalf("place: %d", res.StatusCode)
 		}
 	}
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(res.Body)
-	_ = res.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := getMetrics(t, base)
 	value := func(series string) float64 {
 		t.Helper()
 		for line := range strings.Lines(string(body)) {
@@ -208,6 +192,21 @@ func TestServe_StoreWriterMetrics(t *testing.T) {
 		}
 	}
 	value(`orderstore_store_writer_seconds_total{phase="hold"}`)
+}
+
+// getMetrics returns the text of GET /metrics.
+func getMetrics(t *testing.T, base string) []byte {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
 
 // A bad or busy --addr is refused before the data directory is created.
