@@ -667,9 +667,9 @@ func (n *Notifier) Deliveries(ctx context.Context, id string, f DeliveryFilter) 
 		return DeliveryPage{}, fmt.Errorf("list deliveries: %w", err)
 	}
 	if len(unrecorded) > 0 {
-		rowed := make(map[uint64]bool, len(page.Deliveries))
-		for _, d := range page.Deliveries {
-			rowed[d.Position] = true
+		rowed, err := n.rowed(ctx, id, unrecorded)
+		if err != nil {
+			return DeliveryPage{}, fmt.Errorf("list deliveries: %w", err)
 		}
 		for _, it := range unrecorded {
 			if it.position <= f.After || rowed[it.position] {
@@ -690,6 +690,30 @@ func (n *Notifier) Deliveries(ctx context.Context, id string, f DeliveryFilter) 
 		page.Next = &next
 	}
 	return page, nil
+}
+
+// rowed returns which of the unrecorded deliveries of endpoint id have a
+// row by now, whatever its state: one written after the worker was asked
+// shows as its row, which a filter by state may leave out of the page,
+// and never as pending.
+func (n *Notifier) rowed(ctx context.Context, id string, unrecorded []item) (map[uint64]bool, error) {
+	lo, hi := unrecorded[0].position, unrecorded[0].position
+	for _, it := range unrecorded {
+		lo, hi = min(lo, it.position), max(hi, it.position)
+	}
+	rows, err := n.db.read.QueryContext(ctx, `SELECT position FROM deliveries WHERE endpoint = ? AND position BETWEEN ? AND ?`, id, int64(lo), int64(hi))
+	if err != nil {
+		return nil, err
+	}
+	rowed := map[uint64]bool{}
+	for rows.Next() {
+		var pos int64
+		if err := rows.Scan(&pos); err != nil {
+			return nil, errors.Join(err, rows.Close())
+		}
+		rowed[uint64(pos)] = true
+	}
+	return rowed, errors.Join(rows.Err(), rows.Close())
 }
 
 // unrecorded returns the deliveries of endpoint id that its worker took
