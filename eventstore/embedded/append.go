@@ -166,8 +166,11 @@ func (s *Store) Wait(ctx context.Context) (resume func()) {
 	}
 	e.uncount()
 	return func() {
-		if e.state.CompareAndSwap(expectPaused, expectActive) {
-			s.expected.Add(1)
+		// Counted before it is active again, so that an end racing the
+		// resume never takes the count below zero.
+		s.expected.Add(1)
+		if !e.state.CompareAndSwap(expectPaused, expectActive) {
+			e.uncount() // resumed already, or ended while it waited
 		}
 	}
 }
