@@ -65,9 +65,7 @@ func BenchmarkHotOrder(b *testing.B) {
 		b.Fatalf("place the hot order: status %d", res.StatusCode)
 	}
 	const hotClients = 16
-	tr := &http.Transport{MaxIdleConns: hotClients, MaxIdleConnsPerHost: hotClients}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	client := keepAliveClient(b, hotClients)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -102,6 +100,14 @@ func BenchmarkHotOrder(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
 }
 
+// keepAliveClient is an HTTP client keeping conns connections to one
+// server open, closed when the benchmark ends.
+func keepAliveClient(b *testing.B, conns int) *http.Client {
+	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns}
+	b.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
 // openBenchStore opens an embedded store in a temp directory, closed when
 // the benchmark ends.
 func openBenchStore(b *testing.B) *embedded.Store {
@@ -132,9 +138,7 @@ func runLoad(b *testing.B, h http.Handler, clients, want int) {
 func runLoadAt(b *testing.B, h http.Handler, clients, want int, rate float64) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	client := keepAliveClient(b, clients)
 	lat := make([][]time.Duration, clients)
 	var next atomic.Int64
 	var wg sync.WaitGroup
