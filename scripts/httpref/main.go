@@ -11,6 +11,8 @@
 // order path (decode, validate, decide, durable append) without the
 // projections and the request log that orderstore serve adds. Both use
 // serve's server timeouts. The address listened on is printed on stdout.
+// With -cpuprofile FILE, the server's own CPU profile (without the load
+// generator's) is written there when it stops (SIGTERM).
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -41,6 +44,7 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	handler := flag.String("handler", "trivial", "trivial or orders")
 	data := flag.String("data", "", "data directory of the embedded store (orders)")
+	cpuprofile := flag.String("cpuprofile", "", "write the server's CPU profile to `FILE` until it stops")
 	flag.Parse()
 
 	var h http.Handler
@@ -78,6 +82,17 @@ func run() error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close() //nolint:errcheck // written by StopCPUProfile
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
