@@ -338,10 +338,28 @@ func isRequestError(err error) bool {
 	return errors.Is(err, eventstore.ErrWrongExpectedVersion) || errors.Is(err, eventstore.ErrDuplicateEventID)
 }
 
+// The any_append column says how a retry of the event's append is
+// recognised (see writer.repeated).
+const (
+	// appendByPlace: appended with an exact version; a retry names the
+	// same place.
+	appendByPlace = 0
+	// appendByID: appended with Any or StreamExists; a retry may come
+	// after later appends, and is found by its first event's ID in the
+	// partial index events_any_id.
+	appendByID = 1
+	// appendCreating: appended with NoStream, so leading its stream; a
+	// retry with Any or StreamExists finds it there (findCreating). Kept
+	// out of events_any_id, whose every entry costs each new stream
+	// about a page written per commit. Files written before this value
+	// carry appendByID for NoStream appends, found by the index as ever.
+	appendCreating = 2
+)
+
 // writer holds the statements of one transaction.
 type writer struct {
-	version, idAt, findID, insert *sql.Stmt
-	versions                      versionCache
+	version, idAt, findID, creating, insert *sql.Stmt
+	versions                                versionCache
 }
 
 // versionCache remembers the last version of recently written streams, so
@@ -362,7 +380,7 @@ func (c versionCache) set(stream string, v int64) {
 // each transaction binds them with Tx.StmtContext, which reuses them
 // rather than preparing again.
 type writeStmts struct {
-	version, idAt, findID, insert *sql.Stmt
+	version, idAt, findID, creating, insert *sql.Stmt
 }
 
 func prepareWriteStmts(ctx context.Context, db *sql.DB) (_ *writeStmts, err error) {
@@ -379,6 +397,7 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (_ *writeStmts, err erro
 		{&st.version, `SELECT version FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
 		{&st.idAt, `SELECT id, position FROM events WHERE stream = ? AND version = ?`},
 		{&st.findID, `SELECT version FROM events WHERE stream = ? AND id = ? AND any_append = 1 LIMIT 1`},
+		{&st.creating, `SELECT version, id, any_append FROM events WHERE stream = ? ORDER BY version`},
 		{&st.insert, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at, any_append) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		if *p.dst, err = db.PrepareContext(ctx, p.query); err != nil {
@@ -390,7 +409,7 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (_ *writeStmts, err erro
 
 func (st *writeStmts) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.version, st.idAt, st.findID, st.insert} {
+	for _, s := range []*sql.Stmt{st.version, st.idAt, st.findID, st.creating, st.insert} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -403,6 +422,7 @@ func prepareWriter(ctx context.Context, tx *sql.Tx, st *writeStmts, versions ver
 		version:  tx.StmtContext(ctx, st.version),
 		idAt:     tx.StmtContext(ctx, st.idAt),
 		findID:   tx.StmtContext(ctx, st.findID),
+		creating: tx.StmtContext(ctx, st.creating),
 		insert:   tx.StmtContext(ctx, st.insert),
 		versions: versions,
 	}, nil
@@ -410,7 +430,7 @@ func prepareWriter(ctx context.Context, tx *sql.Tx, st *writeStmts, versions ver
 
 func (w *writer) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.version, w.idAt, w.findID, w.insert} {
+	for _, st := range []*sql.Stmt{w.version, w.idAt, w.findID, w.creating, w.insert} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -426,9 +446,10 @@ func (w *writer) close() error {
 // an Any or StreamExists append is a retry if its first event was written
 // by an append without an exact version (Any, StreamExists, NoStream)
 // anywhere in the stream, followed by the others. Both look up indexes
-// clustered by stream — (stream, version), and (stream, id) over those
-// appends only — so they hold for the whole history, across restarts,
-// without a random-key index on the hot path of exact appends.
+// clustered by stream — (stream, version), and (stream, id) over Any and
+// StreamExists appends only, NoStream appends being at the stream's start
+// — so they hold for the whole history, across restarts, without a
+// random-key index on the hot path of exact and creating appends.
 func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now int64) (eventstore.AppendResult, int, error) {
 	actual, cached := w.versions[req.stream]
 	if !cached && req.expected == eventstore.NoStream {
@@ -470,12 +491,12 @@ func (w *writer) apply(ctx context.Context, req *appendRequest, head uint64, now
 // and position head. An error from the engine is returned as is when it is
 // a unique constraint's (see isUniqueViolation), else as ErrUnavailable.
 func (w *writer) insertEvents(ctx context.Context, req *appendRequest, actual int64, head uint64, now int64) (eventstore.AppendResult, int, error) {
-	// Appends with an exact version are recognised by place; only the
-	// others need their IDs indexed for retries. NoStream appends create
-	// streams, whose names (time-ordered IDs) keep that index clustered.
-	anyAppend := 0
-	if !req.expected.IsExact() {
-		anyAppend = 1
+	anyAppend := appendByPlace
+	switch req.expected {
+	case eventstore.NoStream:
+		anyAppend = appendCreating
+	case eventstore.Any, eventstore.StreamExists:
+		anyAppend = appendByID
 	}
 	for i, e := range req.events {
 		meta := []byte(e.Metadata)
@@ -510,9 +531,11 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest, actual int64)
 	case eventstore.Any, eventstore.StreamExists:
 		err := w.findID.QueryRowContext(ctx, req.stream, req.events[0].ID[:]).Scan(&first)
 		if errors.Is(err, sql.ErrNoRows) {
-			return res, false, nil
-		}
-		if err != nil {
+			var found bool
+			if first, found, err = w.findCreating(ctx, req); err != nil || !found {
+				return res, false, err
+			}
+		} else if err != nil {
 			return res, false, unavailable("look up event ID", err)
 		}
 	case eventstore.NoStream:
@@ -543,6 +566,35 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest, actual int64)
 		res = eventstore.AppendResult{Version: first + int64(i), Position: position}
 	}
 	return res, true, nil
+}
+
+// findCreating looks for req's first event among the events of the append
+// that created req's stream with NoStream: they lead the stream, so its
+// first events, as long as they carry appendCreating, are all there is to
+// look at (a few, however long the stream).
+func (w *writer) findCreating(ctx context.Context, req *appendRequest) (version int64, found bool, _ error) {
+	rows, err := w.creating.QueryContext(ctx, req.stream)
+	if err != nil {
+		return 0, false, unavailable("look up event ID", err)
+	}
+	defer rows.Close() //nolint:errcheck // read-only; rows.Err is checked
+	for rows.Next() {
+		var id []byte
+		var how int
+		if err := rows.Scan(&version, &id, &how); err != nil {
+			return 0, false, unavailable("look up event ID", err)
+		}
+		if how != appendCreating {
+			break
+		}
+		if bytes.Equal(id, req.events[0].ID[:]) {
+			return version, true, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, false, unavailable("look up event ID", err)
+	}
+	return 0, false, nil
 }
 
 // notRepeat is the error for an append that is neither new nor a retry.

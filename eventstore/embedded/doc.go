@@ -7,7 +7,16 @@
 // write-ahead-log mode with synchronous=FULL, so a commit is fsynced before
 // it is acknowledged. Positions are SQLite row IDs assigned by the store.
 // Idempotent retries are recognised from the stream's own index (see
-// Append), so they hold durably, not just within a cache window.
+// Append), so they hold durably, not just within a cache window. Besides
+// the (stream, version) index, only appends with Any or StreamExists index
+// their events' IDs: an exact append's retry names its place, and a
+// NoStream append's events lead their stream, where a retry with Any
+// finds them. On the order path, where every command creates a stream,
+// that index took 2.8 of the 13.8 pages a commit wrote (the WAL's frames
+// after 3 s of wrk, mapped to their b-trees with SQLite's dbstat); without
+// it, placing orders straight through the orders service ran at about
+// 33,800 orders/s instead of 27,000 (BenchmarkFulfilment/Throughput's
+// track_orders/s, medians of 4 alternated runs).
 //
 // # Group commit
 //

@@ -1,0 +1,148 @@
+package embedded
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/orderstore/orderstore/eventstore"
+)
+
+func newEvents(n int) []eventstore.EventData {
+	evs := make([]eventstore.EventData, n)
+	for i := range evs {
+		evs[i] = eventstore.EventData{ID: uuid.New(), Type: "Tested", Data: json.RawMessage(`{}`)}
+	}
+	return evs
+}
+
+// TestAnyAppendColumn: each kind of append records how its retry is
+// recognised, and only Any and StreamExists appends enter events_any_id.
+func TestAnyAppendColumn(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, t.TempDir())
+	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	ctx := t.Context()
+	r, err := s.Append(ctx, "s-1", eventstore.NoStream, newEvents(2)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = s.Append(ctx, "s-1", eventstore.Exact(r.Version), newEvents(1)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = s.Append(ctx, "s-1", eventstore.Any, newEvents(1)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = s.Append(ctx, "s-1", eventstore.StreamExists, newEvents(1)...); err != nil {
+		t.Fatal(err)
+	}
+	want := []int{appendCreating, appendCreating, appendByPlace, appendByID, appendByID}
+	rows, err := s.readDB.QueryContext(ctx, `SELECT any_append FROM events WHERE stream = 's-1' ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close() //nolint:errcheck // test
+	var got []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("any_append = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("any_append = %v, want %v", got, want)
+		}
+	}
+	var indexed int
+	if err := s.readDB.QueryRowContext(ctx, `SELECT count(*) FROM events INDEXED BY events_any_id WHERE stream = 's-1' AND any_append = 1`).Scan(&indexed); err != nil || indexed != 2 {
+		t.Fatalf("events_any_id holds %d events of s-1 (err %v), want the 2 of Any and StreamExists", indexed, err)
+	}
+}
+
+// TestRetryOfCreatingAppend: a retry with Any or StreamExists of a
+// NoStream append is recognised however long the stream has grown, and
+// an append reusing its IDs in another order is refused.
+func TestRetryOfCreatingAppend(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, t.TempDir())
+	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	ctx := t.Context()
+	created := newEvents(3)
+	r1, err := s.Append(ctx, "s-2", eventstore.NoStream, created...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := s.Append(ctx, "s-2", eventstore.Any, newEvents(2)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, exp := range []eventstore.ExpectedVersion{eventstore.Any, eventstore.StreamExists} {
+		again, err := s.Append(ctx, "s-2", exp, created...)
+		if err != nil || again != r1 {
+			t.Fatalf("retry with %v: %+v, err %v; want the original %+v", exp, again, err, r1)
+		}
+	}
+	// Its last two events alone are found where they were written, as
+	// they were for an Any append: nothing is written again.
+	tail, err := s.Append(ctx, "s-2", eventstore.Any, created[1:]...)
+	if err != nil || tail != r1 {
+		t.Fatalf("the creating append's last events with Any: %+v, err %v; want %+v", tail, err, r1)
+	}
+	// In another order they are refused.
+	if _, err := s.Append(ctx, "s-2", eventstore.Any, created[2], created[1]); !errors.Is(err, eventstore.ErrDuplicateEventID) {
+		t.Fatalf("the creating append's events in another order: err = %v, want ErrDuplicateEventID", err)
+	}
+	got, err := s.ReadStream(ctx, "s-2", 0, 0)
+	if err != nil || len(got) != 13 {
+		t.Fatalf("s-2 holds %d events (err %v), want 13", len(got), err)
+	}
+}
+
+// TestRetryOfCreatingAppend_OlderFile: a file written before creating
+// appends had their own value recorded them as Any appends, indexed; their
+// retries are recognised all the same.
+func TestRetryOfCreatingAppend_OlderFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	created := newEvents(2)
+	r1, err := s.Append(t.Context(), "s-3", eventstore.NoStream, created...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), `UPDATE events SET any_append = 1 WHERE any_append = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	if _, err := s.Append(t.Context(), "s-3", eventstore.Any, newEvents(1)...); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(t.Context(), "s-3", eventstore.StreamExists, created...)
+	if err != nil || again != r1 {
+		t.Fatalf("retry in an older file: %+v, err %v; want the original %+v", again, err, r1)
+	}
+}
