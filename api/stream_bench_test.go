@@ -45,6 +45,7 @@ func BenchmarkStreamFanoutPaced(b *testing.B) {
 // fanout places b.N orders from 64 clients (at rate a second, or as fast
 // as they go when 0) while followers clients follow GET /events/stream.
 func fanout(b *testing.B, followers int, rate float64) {
+	defer embedded.AddSyncProc()() // as serve runs (see BenchmarkHTTP)
 	store, err := embedded.Open(b.TempDir(), embedded.Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -168,6 +168,7 @@ func BenchmarkFulfilment(b *testing.B) {
 	// them.
 	b.Run("ThroughputHTTP", func(b *testing.B) { benchThroughput(b, orders64, placeAllHTTP) })
 	b.Run("Latency1000", func(b *testing.B) {
+		defer embedded.AddSyncProc()() // as benchThroughput
 		const rate, seconds = 1000, 5
 		for b.Loop() {
 			store, _ := benchStore(b)
@@ -222,6 +223,9 @@ func BenchmarkFulfilment(b *testing.B) {
 // policy, then as many under reserve with the saga running, and reports
 // the reserved orders/s as a ratio of the track placement rate.
 func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store eventstore.Store, svc *orders.Service, prefix string, n int) time.Duration) {
+	// Both policies run as serve runs them, with one P more than cores
+	// (see embedded.AddSyncProc); GOMAXPROCS=N in the environment sets N.
+	defer embedded.AddSyncProc()()
 	for b.Loop() {
 		store, _ := benchStore(b)
 		ctx, cancel := context.WithCancel(b.Context())

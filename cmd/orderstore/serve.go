@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,6 +124,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
+	if c.store == "embedded" {
+		// A P for the handlers while the writer waits in fsync.
+		defer embedded.AddSyncProc()()
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -224,7 +229,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", append(listenAttrs(*addr, ln.Addr()), "data", c.data, "store", storeName(c.store))...)
+	logger.Info("listening", append(listenAttrs(*addr, ln.Addr()), "data", c.data, "store", storeName(c.store), "gomaxprocs", runtime.GOMAXPROCS(0))...)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -60,6 +60,10 @@ func run() error {
 		if *data == "" {
 			return errors.New("-handler orders needs -data DIR")
 		}
+		// As serve runs it, with one P more than cores (see
+		// embedded.AddSyncProc), unless the environment sets GOMAXPROCS;
+		// trivial runs at Go's default.
+		embedded.AddSyncProc()
 		store, err := embedded.Open(*data, embedded.Options{})
 		if err != nil {
 			return err
