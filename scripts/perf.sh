@@ -308,19 +308,31 @@ HTTP_ROUNDS=5
 log "go test -c ./api/, then $HTTP_ROUNDS rounds of BenchmarkHTTP"
 (cd "$ROOT" && go test -c -o "$WORK/api.test" ./api/)
 : >"$WORK/http.txt"
+: >"$WORK/http-default.txt"
 for r in $(seq 1 "$HTTP_ROUNDS"); do
 	echo "round $r" >>"$WORK/http.txt"
 	if ! (cd "$ROOT/api" && "$WORK/api.test" -test.run '^$' -test.bench '^BenchmarkHTTP$' -test.benchtime 20000x) >>"$WORK/http.txt" 2>&1; then
 		FAILED+=("api.test -test.bench BenchmarkHTTP (round $r)")
 	fi
+	# The same with the order path at Go's default GOMAXPROCS, without
+	# the P serve adds for its writer (embedded.AddSyncProc).
+	echo "round $r" >>"$WORK/http-default.txt"
+	if ! (cd "$ROOT/api" && GOMAXPROCS=$(nproc) "$WORK/api.test" -test.run '^$' -test.bench '^BenchmarkHTTP$' -test.benchtime 20000x) >>"$WORK/http-default.txt" 2>&1; then
+		FAILED+=("GOMAXPROCS=$(nproc) api.test -test.bench BenchmarkHTTP (round $r)")
+	fi
 done
+python3 "$WORK/rounds.py" http "$WORK/http-default.txt" "$WORK/http-default.env" >"$WORK/http-default.md"
+HTTP_DEFAULT_RATIO=$(sed -n 's/^RATIO_HTTP=//p' "$WORK/http-default.env")
+HTTP_DEFAULT_LO=$(sed -n 's/^RATIO_HTTP_LO=//p' "$WORK/http-default.env")
+HTTP_DEFAULT_HI=$(sed -n 's/^RATIO_HTTP_HI=//p' "$WORK/http-default.env")
 python3 "$WORK/rounds.py" http "$WORK/http.txt" "$WORK/http.env" >"$WORK/http.md"
 # shellcheck disable=SC1091
 source "$WORK/http.env"
 md "## HTTP: POST /orders vs a trivial handler" "" \
 	"\`go test -c ./api/\`, then $HTTP_ROUNDS rounds of \`api.test -test.run '^\$' -test.bench '^BenchmarkHTTP\$' -test.benchtime 20000x\` (load average at start: $LOAD_HTTP)." "" \
-	"64 keep-alive clients over loopback (a Go net/http client in the same process). \`trivial\` reads the body and answers a small JSON 201; \`orders\` is the real API on an embedded store: decode, validate, decide, durable append. Each round runs both, seconds apart." ""
+	"64 keep-alive clients over loopback (a Go net/http client in the same process). \`trivial\` reads the body and answers a small JSON 201; \`orders\` is the real API on an embedded store: decode, validate, decide, durable append. Each round runs both, seconds apart. \`orders\` runs as serve runs it, with GOMAXPROCS one more than the cores (embedded.AddSyncProc: a P for the handlers while the writer is blocked in fsync); \`trivial\` at Go's default, GOMAXPROCS = $(nproc), which it cannot use more of." ""
 cat "$WORK/http.md" >>"$BODY"
+md "Each round also ran both at Go's default (\`GOMAXPROCS=$(nproc) api.test …\`): POST /orders ÷ trivial **${HTTP_DEFAULT_RATIO:-n/a}** (${HTTP_DEFAULT_LO:-n/a}–${HTTP_DEFAULT_HI:-n/a}) without serve's extra P:" "" "$(cat "$WORK/http-default.md")" ""
 if [[ -n ${RATIO_HTTP:-} ]] && gt "$RATIO_HTTP" 1; then
 	note "POST /orders faster than the trivial handler: impossible for the same requests; check the raw lines."
 fi
@@ -496,7 +508,7 @@ print(f"Medians of {len(rounds)} rounds, ratios with their range over the rounds
 EOF
 )
 	md "### The same from outside: wrk" "" \
-		"\`wrk -t1 -c64 -d5s -s post.lua http://ADDR/orders\` (the body of BenchmarkHTTP), 3 rounds, each against the three servers in turn, all running at once on the same $(nproc) cores as wrk (load average at start: $LOAD_WRK). \`scripts/httpref\` serves BenchmarkHTTP's two handlers with serve's server timeouts; \`orderstore serve --data TMP --stock-policy track\` also applies every event to its projections (stock, analytics, the order list, the fulfilment read model) as it comes, and writes a JSON log line per request; under track, the saga has no order to reserve (wrk's orders are for SKUs without stock, which reserve would reject)." "" \
+		"\`wrk -t1 -c64 -d5s -s post.lua http://ADDR/orders\` (the body of BenchmarkHTTP), 3 rounds, each against the three servers in turn, all running at once on the same $(nproc) cores as wrk (load average at start: $LOAD_WRK). \`scripts/httpref\` serves BenchmarkHTTP's two handlers with serve's server timeouts (and, for orders, serve's GOMAXPROCS: one more than the cores); \`orderstore serve --data TMP --stock-policy track\` also applies every event to its projections (stock, analytics, the order list, the fulfilment read model) as it comes, and writes a JSON log line per request; under track, the saga has no order to reserve (wrk's orders are for SKUs without stock, which reserve would reject)." "" \
 		"$WRK_TABLE" ""
 else
 	md "### The same from outside" "" "Not measured: wrk is not installed (\`apt-get install wrk\`)." ""
