@@ -363,7 +363,7 @@ else
 fi
 profile_http now "$WORK/api.test" "$ROOT/api"
 md "### Where POST /orders spends its time" "" \
-	"\`api.test -test.run '^\$' -test.bench '^BenchmarkHTTP\$/^orders\$' -test.benchtime 40000x -test.benchmem -test.cpuprofile F\`, then \`go tool pprof -top -cum\`$([[ -n $PROFILED ]] && echo ", at $PROFILE_BASE (before the order path was trimmed) and now"). Cumulative share of the CPU samples of the process, whose in-process client takes its part; the store's writer (\`Store.commit\`) is the one goroutine every append waits for." ""
+	"\`api.test -test.run '^\$' -test.bench '^BenchmarkHTTP\$/^orders\$' -test.benchtime 40000x -test.benchmem -test.cpuprofile F\`, then \`go tool pprof -top -cum\`$([[ -n $PROFILED ]] && echo ", at $PROFILE_BASE (before the order path was trimmed) and now"). Cumulative share of the CPU samples of the process, whose in-process client takes its part; the store's writer (\`Store.writeLoop\`) is the one goroutine every append waits for." ""
 python3 - "$WORK" "$PROFILED" >>"$BODY" <<'EOF'
 import os, re, sys
 work, base = sys.argv[1], sys.argv[2]
@@ -396,7 +396,7 @@ rows = [
     ("orders: decide and append", r"^github\.com/orderstore/orderstore/orders\.\(\*Service\)\.Place$"),
     ("domain: encode the events", r"^github\.com/orderstore/orderstore/domain\.Encode$"),
     ("store: Append (validate, queue, wait)", r"^github\.com/orderstore/orderstore/eventstore/embedded\.\(\*Store\)\.Append$"),
-    ("store writer: one commit (inserts, WAL, fsync)", r"^github\.com/orderstore/orderstore/eventstore/embedded\.\(\*Store\)\.commit$"),
+    ("store writer: its goroutine (inserts, WAL, fsync)", r"^github\.com/orderstore/orderstore/eventstore/embedded\.\(\*Store\)\.writeLoop$"),
     ("store writer: fsync", r"unixSync$"),
     ("encoding/json: Marshal", r"^encoding/json\.Marshal$"),
     ("encoding/json: Decoder.Decode", r"^encoding/json\.\(\*Decoder\)\.Decode$"),
