@@ -238,11 +238,13 @@ func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store 
 		placed := watchType(ctx, store, from, domain.TypeOrderPlaced, orders64)
 		track := orders.New(store, orders.Options{})
 		trackCommits := store.Stats().Commits.Load()
+		trackBusy := writerBusy(store)
 		trackStart := time.Now()
 		place(b, store, track, "track", orders64)
 		placed.wait(b, "placed")
 		trackTime := time.Since(trackStart)
 		trackCommits = store.Stats().Commits.Load() - trackCommits
+		trackBusy = writerBusy(store) - trackBusy
 
 		w := watchReserved(ctx, store, orders64)
 		saga := fulfilment.New(store, fulfilment.Options{})
@@ -257,11 +259,13 @@ func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store 
 		catchUp := time.Since(start)
 		reserve := orders.New(store, orders.Options{ReserveStock: true})
 		commits, events := store.Stats().Commits.Load(), store.Stats().Events.Load()
+		busy := writerBusy(store)
 		start = time.Now()
 		placeTime := place(b, store, reserve, "reserve", orders64)
 		w.wait(b, "reserved")
 		reserveTime := time.Since(start)
 		commits, events = store.Stats().Commits.Load()-commits, store.Stats().Events.Load()-events
+		busy = writerBusy(store) - busy
 		cancel()
 		<-done
 		trackRate := float64(orders64) / trackTime.Seconds()
@@ -274,7 +278,19 @@ func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store 
 		b.ReportMetric(float64(commits)/reserveTime.Seconds(), "commits/s")
 		b.ReportMetric(float64(events)/float64(commits), "events/commit")
 		b.ReportMetric(float64(orders64)/float64(trackCommits), "track_events/commit")
+		// The share of each phase the store's single writer spent applying
+		// and committing (not waiting for work or holding a commit): near
+		// 1, the writer is what bounds the phase.
+		b.ReportMetric(trackBusy.Seconds()/trackTime.Seconds(), "track_writer_busy")
+		b.ReportMetric(busy.Seconds()/reserveTime.Seconds(), "writer_busy")
 	}
+}
+
+// writerBusy is the time the embedded store's writer has spent applying
+// appends and committing them.
+func writerBusy(store *embedded.Store) time.Duration {
+	st := store.Stats()
+	return time.Duration(st.ApplyNanos.Load() + st.CommitNanos.Load())
 }
 
 // placeAllHTTP places n orders as placeAll does, over HTTP: POST /orders
