@@ -348,13 +348,18 @@ const (
 	// after later appends, and is found by its first event's ID in the
 	// partial index events_any_id.
 	appendByID = 1
-	// appendCreating: appended with NoStream, so leading its stream; a
-	// retry with Any or StreamExists finds it there (findCreating). Kept
-	// out of events_any_id, whose every entry costs each new stream
-	// about a page written per commit. Files written before this value
-	// carry appendByID for NoStream appends, found by the index as ever.
+	// appendCreating: appended with NoStream, at most maxCreating events,
+	// so leading its stream; a retry with Any or StreamExists finds it
+	// there (findCreating). Kept out of events_any_id, whose every entry
+	// costs each new stream about a page written per commit. Larger
+	// NoStream appends, and those of files from before schema version 2,
+	// carry appendByID and are found by the index.
 	appendCreating = 2
 )
+
+// maxCreating bounds the events of a NoStream append that findCreating
+// scans for on every new Any or StreamExists append to its stream.
+const maxCreating = 16
 
 // writer holds the statements of one transaction.
 type writer struct {
@@ -397,7 +402,7 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (_ *writeStmts, err erro
 		{&st.version, `SELECT version FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
 		{&st.idAt, `SELECT id, position FROM events WHERE stream = ? AND version = ?`},
 		{&st.findID, `SELECT version FROM events WHERE stream = ? AND id = ? AND any_append = 1 LIMIT 1`},
-		{&st.creating, `SELECT version, id, any_append FROM events WHERE stream = ? ORDER BY version`},
+		{&st.creating, fmt.Sprintf(`SELECT version, id, any_append FROM events WHERE stream = ? ORDER BY version LIMIT %d`, maxCreating)},
 		{&st.insert, `INSERT INTO events (position, stream, version, id, type, data, metadata, recorded_at, any_append) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		if *p.dst, err = db.PrepareContext(ctx, p.query); err != nil {
@@ -495,6 +500,9 @@ func (w *writer) insertEvents(ctx context.Context, req *appendRequest, actual in
 	switch req.expected {
 	case eventstore.NoStream:
 		anyAppend = appendCreating
+		if len(req.events) > maxCreating {
+			anyAppend = appendByID
+		}
 	case eventstore.Any, eventstore.StreamExists:
 		anyAppend = appendByID
 	}
@@ -529,14 +537,20 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest, actual int64)
 	var first int64
 	switch req.expected {
 	case eventstore.Any, eventstore.StreamExists:
-		err := w.findID.QueryRowContext(ctx, req.stream, req.events[0].ID[:]).Scan(&first)
-		if errors.Is(err, sql.ErrNoRows) {
-			var found bool
-			if first, found, err = w.findCreating(ctx, req); err != nil || !found {
-				return res, false, err
+		// The earliest append of the ID is the one a retry repeats: the
+		// stream's creating append, if it has the ID, comes first.
+		var found bool
+		if first, found, err = w.findCreating(ctx, req); err != nil {
+			return res, false, err
+		}
+		if !found {
+			err := w.findID.QueryRowContext(ctx, req.stream, req.events[0].ID[:]).Scan(&first)
+			if errors.Is(err, sql.ErrNoRows) {
+				return res, false, nil
 			}
-		} else if err != nil {
-			return res, false, unavailable("look up event ID", err)
+			if err != nil {
+				return res, false, unavailable("look up event ID", err)
+			}
 		}
 	case eventstore.NoStream:
 		first = 0
@@ -571,7 +585,7 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest, actual int64)
 // findCreating looks for req's first event among the events of the append
 // that created req's stream with NoStream: they lead the stream, so its
 // first events, as long as they carry appendCreating, are all there is to
-// look at (a few, however long the stream).
+// look at, and there are at most maxCreating of them.
 func (w *writer) findCreating(ctx context.Context, req *appendRequest) (version int64, found bool, _ error) {
 	rows, err := w.creating.QueryContext(ctx, req.stream)
 	if err != nil {

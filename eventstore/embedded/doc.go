@@ -10,8 +10,10 @@
 // Append), so they hold durably, not just within a cache window. Besides
 // the (stream, version) index, only appends with Any or StreamExists index
 // their events' IDs: an exact append's retry names its place, and a
-// NoStream append's events lead their stream, where a retry with Any
-// finds them. On the order path, where every command creates a stream,
+// NoStream append's events (up to 16; larger ones are indexed) lead
+// their stream, where a retry with Any finds them. Files are at schema
+// version 2 since: a binary of version 1 would miss those retries, so it
+// refuses them. On the order path, where every command creates a stream,
 // that index took 2.8 of the 13.8 pages a commit wrote (the WAL's frames
 // after 3 s of wrk, mapped to their b-trees with SQLite's dbstat); without
 // it, placing orders straight through the orders service ran at about

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -39,6 +40,15 @@ func TestAnyAppendColumn(t *testing.T) {
 	}
 	if _, err = s.Append(ctx, "s-1", eventstore.StreamExists, newEvents(1)...); err != nil {
 		t.Fatal(err)
+	}
+	// A NoStream append larger than maxCreating is indexed instead, so that
+	// no Any append scans more than maxCreating rows for it.
+	if _, err := s.Append(ctx, "s-big", eventstore.NoStream, newEvents(maxCreating+1)...); err != nil {
+		t.Fatal(err)
+	}
+	var big int
+	if err := s.readDB.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE stream = 's-big' AND any_append = 1`).Scan(&big); err != nil || big != maxCreating+1 {
+		t.Fatalf("%d of the large NoStream append's %d events are indexed (err %v)", big, maxCreating+1, err)
 	}
 	want := []int{appendCreating, appendCreating, appendByPlace, appendByID, appendByID}
 	rows, err := s.readDB.QueryContext(ctx, `SELECT any_append FROM events WHERE stream = 's-1' ORDER BY version`)
@@ -130,7 +140,7 @@ func TestRetryOfCreatingAppend_OlderFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(t.Context(), `UPDATE events SET any_append = 1 WHERE any_append = 2`); err != nil {
+	if _, err := db.ExecContext(t.Context(), `UPDATE events SET any_append = 1 WHERE any_append = 2; PRAGMA user_version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -144,5 +154,109 @@ func TestRetryOfCreatingAppend_OlderFile(t *testing.T) {
 	again, err := s.Append(t.Context(), "s-3", eventstore.StreamExists, created...)
 	if err != nil || again != r1 {
 		t.Fatalf("retry in an older file: %+v, err %v; want the original %+v", again, err, r1)
+	}
+}
+
+// TestRetryOfCreatingAppend_IDAppendedAgain: an Any append may repeat an
+// ID of the creating append at a later version; a retry of the creating
+// append is still recognised where it was first written, as when every
+// such event was indexed.
+func TestRetryOfCreatingAppend_IDAppendedAgain(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, t.TempDir())
+	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	ctx := t.Context()
+	created := newEvents(2)
+	r1, err := s.Append(ctx, "s-4", eventstore.NoStream, created...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "s-4", eventstore.Any, newEvents(1)[0], created[0]); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Append(ctx, "s-4", eventstore.Any, created...); err != nil || again != r1 {
+		t.Fatalf("retry with Any: %+v, err %v; want the original %+v", again, err, r1)
+	}
+	if again, err := s.Append(ctx, "s-4", eventstore.StreamExists, created[0]); err != nil || again.Version != 0 {
+		t.Fatalf("retry of the first event with StreamExists: %+v, err %v; want version 0", again, err)
+	}
+}
+
+// TestRetryOfCreatingAppend_Large: a NoStream append of more events than
+// findCreating scans is recognised through the index.
+func TestRetryOfCreatingAppend_Large(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, t.TempDir())
+	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	ctx := t.Context()
+	created := newEvents(3 * maxCreating)
+	r1, err := s.Append(ctx, "s-5", eventstore.NoStream, created...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "s-5", eventstore.Any, newEvents(2)...); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Append(ctx, "s-5", eventstore.Any, created...); err != nil || again != r1 {
+		t.Fatalf("retry with Any: %+v, err %v; want the original %+v", again, err, r1)
+	}
+	got, err := s.ReadStream(ctx, "s-5", 0, 0)
+	if err != nil || len(got) != 3*maxCreating+2 {
+		t.Fatalf("s-5 holds %d events (err %v), want %d", len(got), err, 3*maxCreating+2)
+	}
+}
+
+// TestSchemaVersion: a new file has this version, a file of version 1 is
+// brought up to it, and a newer one is refused, so that a binary that
+// would misread appendCreating never opens a file holding it.
+func TestSchemaVersion(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	version := func() int {
+		t.Helper()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close() //nolint:errcheck // test
+		var v int
+		if err := db.QueryRowContext(t.Context(), `PRAGMA user_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	setVersion := func(v int) {
+		t.Helper()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close() //nolint:errcheck // test
+		if _, err := db.ExecContext(t.Context(), fmt.Sprintf(`PRAGMA user_version = %d`, v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := version(); v != schemaVersion {
+		t.Fatalf("a new file has schema version %d, want %d", v, schemaVersion)
+	}
+	setVersion(1)
+	s = openTestStore(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != schemaVersion {
+		t.Fatalf("a file of version 1 has schema version %d after an open, want %d", v, schemaVersion)
+	}
+	setVersion(schemaVersion + 1)
+	if s, err := Open(dir, Options{}); !errors.Is(err, ErrForeignFile) {
+		if err == nil {
+			_ = s.Close() //nolint:errcheck // test
+		}
+		t.Fatalf("opening a file of schema version %d: err = %v, want ErrForeignFile", schemaVersion+1, err)
 	}
 }

@@ -26,8 +26,11 @@ const FileName = "events.db"
 const (
 	// applicationID marks the database file as orderstore's ("OSEV").
 	applicationID = 0x4f534556
-	// schemaVersion is the layout this code writes; Open refuses newer ones.
-	schemaVersion = 1
+	// schemaVersion is the layout this code writes; Open refuses newer ones
+	// and brings older ones up to it. 2: small NoStream appends are marked
+	// any_append = 2 and left out of events_any_id (see appendCreating),
+	// where a binary of version 1 would look for their retries in vain.
+	schemaVersion = 2
 
 	defaultReaders  = 4
 	defaultMaxBatch = 1024
@@ -238,8 +241,8 @@ func (s *Store) initSchema(ctx context.Context) error {
 		return unavailable("read schema version", err)
 	}
 	switch {
-	case appID == applicationID && version == schemaVersion:
-		return s.migrate(ctx)
+	case appID == applicationID && version >= 1 && version <= schemaVersion:
+		return s.migrate(ctx, version)
 	case appID == applicationID && version > schemaVersion:
 		return fmt.Errorf("%w: schema version %d is newer than this binary's %d", ErrForeignFile, version, schemaVersion)
 	case appID != 0 && appID != applicationID:
@@ -293,10 +296,11 @@ CREATE INDEX IF NOT EXISTS events_type ON events (type);`
 // read as the text it is.
 const correlationExpr = `json_extract(CAST(metadata AS TEXT), '$.correlation_id')`
 
-// migrate brings a database of this schema version up to date: the
+// migrate brings a database of schema version 1 or 2 up to date: the
 // any_append column and its partial index, and the indexes of
-// ReadFiltered, arrived after the first files were written.
-func (s *Store) migrate(ctx context.Context) error {
+// ReadFiltered, arrived after the first files were written; then the
+// file's version becomes schemaVersion.
+func (s *Store) migrate(ctx context.Context, version int64) error {
 	var n int
 	err := s.writeDB.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('events') WHERE name = 'any_append'`).Scan(&n)
 	if err != nil {
@@ -323,6 +327,14 @@ func (s *Store) migrate(ctx context.Context) error {
 			return unavailable("migrate: create filter indexes", err)
 		}
 		s.logger.Info("event store: built the correlation and type indexes", "took", time.Since(start))
+	}
+	// Version 2 changes what new rows mean, not the old ones: from here
+	// on, a binary of version 1 must refuse the file.
+	if version < schemaVersion {
+		if _, err := s.writeDB.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+			return unavailable("migrate: schema version", err)
+		}
+		s.logger.Info("event store: schema version updated", "from", version, "to", schemaVersion)
 	}
 	return nil
 }
