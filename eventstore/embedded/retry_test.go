@@ -13,6 +13,37 @@ import (
 	"github.com/orderstore/orderstore/eventstore"
 )
 
+// openTempStore opens a store in a temporary directory, closed when the
+// test ends.
+func openTempStore(t *testing.T) *Store {
+	t.Helper()
+	s := openTestStore(t, t.TempDir())
+	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	return s
+}
+
+// mustAppend appends evs to stream or fails the test.
+func mustAppend(t *testing.T, s *Store, stream string, expected eventstore.ExpectedVersion, evs ...eventstore.EventData) eventstore.AppendResult {
+	t.Helper()
+	r, err := s.Append(t.Context(), stream, expected, evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// fileDB runs fn on the store's file at path opened directly, without the
+// store (which must be closed).
+func fileDB(t *testing.T, path string, fn func(*sql.DB)) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close() //nolint:errcheck // test
+	fn(db)
+}
+
 func newEvents(n int) []eventstore.EventData {
 	evs := make([]eventstore.EventData, n)
 	for i := range evs {
@@ -25,27 +56,15 @@ func newEvents(n int) []eventstore.EventData {
 // recognised, and only Any and StreamExists appends enter events_any_id.
 func TestAnyAppendColumn(t *testing.T) {
 	t.Parallel()
-	s := openTestStore(t, t.TempDir())
-	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	s := openTempStore(t)
 	ctx := t.Context()
-	r, err := s.Append(ctx, "s-1", eventstore.NoStream, newEvents(2)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, err = s.Append(ctx, "s-1", eventstore.Exact(r.Version), newEvents(1)...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err = s.Append(ctx, "s-1", eventstore.Any, newEvents(1)...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err = s.Append(ctx, "s-1", eventstore.StreamExists, newEvents(1)...); err != nil {
-		t.Fatal(err)
-	}
+	r := mustAppend(t, s, "s-1", eventstore.NoStream, newEvents(2)...)
+	mustAppend(t, s, "s-1", eventstore.Exact(r.Version), newEvents(1)...)
+	mustAppend(t, s, "s-1", eventstore.Any, newEvents(1)...)
+	mustAppend(t, s, "s-1", eventstore.StreamExists, newEvents(1)...)
 	// A NoStream append larger than maxCreating is indexed instead, so that
 	// no Any append scans more than maxCreating rows for it.
-	if _, err := s.Append(ctx, "s-big", eventstore.NoStream, newEvents(maxCreating+1)...); err != nil {
-		t.Fatal(err)
-	}
+	mustAppend(t, s, "s-big", eventstore.NoStream, newEvents(maxCreating+1)...)
 	var big int
 	if err := s.readDB.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE stream = 's-big' AND any_append = 1`).Scan(&big); err != nil || big != maxCreating+1 {
 		t.Fatalf("%d of the large NoStream append's %d events are indexed (err %v)", big, maxCreating+1, err)
@@ -86,18 +105,12 @@ func TestAnyAppendColumn(t *testing.T) {
 // an append reusing its IDs in another order is refused.
 func TestRetryOfCreatingAppend(t *testing.T) {
 	t.Parallel()
-	s := openTestStore(t, t.TempDir())
-	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	s := openTempStore(t)
 	ctx := t.Context()
 	created := newEvents(3)
-	r1, err := s.Append(ctx, "s-2", eventstore.NoStream, created...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r1 := mustAppend(t, s, "s-2", eventstore.NoStream, created...)
 	for range 5 {
-		if _, err := s.Append(ctx, "s-2", eventstore.Any, newEvents(2)...); err != nil {
-			t.Fatal(err)
-		}
+		mustAppend(t, s, "s-2", eventstore.Any, newEvents(2)...)
 	}
 	for _, exp := range []eventstore.ExpectedVersion{eventstore.Any, eventstore.StreamExists} {
 		again, err := s.Append(ctx, "s-2", exp, created...)
@@ -129,28 +142,18 @@ func TestRetryOfCreatingAppend_OlderFile(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestStore(t, dir)
 	created := newEvents(2)
-	r1, err := s.Append(t.Context(), "s-3", eventstore.NoStream, created...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r1 := mustAppend(t, s, "s-3", eventstore.NoStream, created...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(t.Context(), `UPDATE events SET any_append = 1 WHERE any_append = 2; PRAGMA user_version = 1`); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	fileDB(t, filepath.Join(dir, FileName), func(db *sql.DB) {
+		if _, err := db.ExecContext(t.Context(), `UPDATE events SET any_append = 1 WHERE any_append = 2; PRAGMA user_version = 1`); err != nil {
+			t.Fatal(err)
+		}
+	})
 	s = openTestStore(t, dir)
 	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
-	if _, err := s.Append(t.Context(), "s-3", eventstore.Any, newEvents(1)...); err != nil {
-		t.Fatal(err)
-	}
+	mustAppend(t, s, "s-3", eventstore.Any, newEvents(1)...)
 	again, err := s.Append(t.Context(), "s-3", eventstore.StreamExists, created...)
 	if err != nil || again != r1 {
 		t.Fatalf("retry in an older file: %+v, err %v; want the original %+v", again, err, r1)
@@ -163,17 +166,11 @@ func TestRetryOfCreatingAppend_OlderFile(t *testing.T) {
 // such event was indexed.
 func TestRetryOfCreatingAppend_IDAppendedAgain(t *testing.T) {
 	t.Parallel()
-	s := openTestStore(t, t.TempDir())
-	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	s := openTempStore(t)
 	ctx := t.Context()
 	created := newEvents(2)
-	r1, err := s.Append(ctx, "s-4", eventstore.NoStream, created...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Append(ctx, "s-4", eventstore.Any, newEvents(1)[0], created[0]); err != nil {
-		t.Fatal(err)
-	}
+	r1 := mustAppend(t, s, "s-4", eventstore.NoStream, created...)
+	mustAppend(t, s, "s-4", eventstore.Any, newEvents(1)[0], created[0])
 	if again, err := s.Append(ctx, "s-4", eventstore.Any, created...); err != nil || again != r1 {
 		t.Fatalf("retry with Any: %+v, err %v; want the original %+v", again, err, r1)
 	}
@@ -186,17 +183,11 @@ func TestRetryOfCreatingAppend_IDAppendedAgain(t *testing.T) {
 // findCreating scans is recognised through the index.
 func TestRetryOfCreatingAppend_Large(t *testing.T) {
 	t.Parallel()
-	s := openTestStore(t, t.TempDir())
-	t.Cleanup(func() { _ = s.Close() }) //nolint:errcheck // test
+	s := openTempStore(t)
 	ctx := t.Context()
 	created := newEvents(3 * maxCreating)
-	r1, err := s.Append(ctx, "s-5", eventstore.NoStream, created...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Append(ctx, "s-5", eventstore.Any, newEvents(2)...); err != nil {
-		t.Fatal(err)
-	}
+	r1 := mustAppend(t, s, "s-5", eventstore.NoStream, created...)
+	mustAppend(t, s, "s-5", eventstore.Any, newEvents(2)...)
 	if again, err := s.Append(ctx, "s-5", eventstore.Any, created...); err != nil || again != r1 {
 		t.Fatalf("retry with Any: %+v, err %v; want the original %+v", again, err, r1)
 	}
@@ -217,29 +208,22 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, FileName)
-	version := func() int {
+	version := func() (v int) {
 		t.Helper()
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close() //nolint:errcheck // test
-		var v int
-		if err := db.QueryRowContext(t.Context(), `PRAGMA user_version`).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
+		fileDB(t, path, func(db *sql.DB) {
+			if err := db.QueryRowContext(t.Context(), `PRAGMA user_version`).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+		})
 		return v
 	}
 	setVersion := func(v int) {
 		t.Helper()
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close() //nolint:errcheck // test
-		if _, err := db.ExecContext(t.Context(), fmt.Sprintf(`PRAGMA user_version = %d`, v)); err != nil {
-			t.Fatal(err)
-		}
+		fileDB(t, path, func(db *sql.DB) {
+			if _, err := db.ExecContext(t.Context(), fmt.Sprintf(`PRAGMA user_version = %d`, v)); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 	if v := version(); v != schemaVersion {
 		t.Fatalf("a new file has schema version %d, want %d", v, schemaVersion)
