@@ -235,14 +235,20 @@ func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store 
 		if err != nil {
 			b.Fatal(err)
 		}
-		placed := watchType(ctx, store, from, domain.TypeOrderPlaced, orders64)
+		// The track phase's follower stops with it: the reserve phase has
+		// its own.
+		trackCtx, trackDone := context.WithCancel(ctx)
+		placed := watchType(trackCtx, store, from, domain.TypeOrderPlaced, orders64)
 		track := orders.New(store, orders.Options{})
 		trackCommits := store.Stats().Commits.Load()
 		trackBusy := writerBusy(store)
+		trackCPU := processCPU(b)
 		trackStart := time.Now()
 		place(b, store, track, "track", orders64)
 		placed.wait(b, "placed")
 		trackTime := time.Since(trackStart)
+		trackCPU = processCPU(b) - trackCPU
+		trackDone()
 		trackCommits = store.Stats().Commits.Load() - trackCommits
 		trackBusy = writerBusy(store) - trackBusy
 
@@ -260,10 +266,12 @@ func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store 
 		reserve := orders.New(store, orders.Options{ReserveStock: true})
 		commits, events := store.Stats().Commits.Load(), store.Stats().Events.Load()
 		busy := writerBusy(store)
+		cpu := processCPU(b)
 		start = time.Now()
 		placeTime := place(b, store, reserve, "reserve", orders64)
 		w.wait(b, "reserved")
 		reserveTime := time.Since(start)
+		cpu = processCPU(b) - cpu
 		commits, events = store.Stats().Commits.Load()-commits, store.Stats().Events.Load()-events
 		busy = writerBusy(store) - busy
 		cancel()
@@ -282,6 +290,11 @@ func benchThroughput(b *testing.B, orders64 int, place func(b *testing.B, store 
 		// and committing (not waiting for work or holding a commit): near
 		// 1, the writer is what bounds the phase.
 		b.ReportMetric(trackBusy.Seconds()/trackTime.Seconds(), "track_writer_busy")
+		// CPU time of the whole process (clients, server, store, saga,
+		// follower) per order in each phase: steadier than throughput on
+		// a shared machine, and what the phases compete for on a small one.
+		b.ReportMetric(float64(trackCPU.Microseconds())/float64(orders64), "track_cpu_µs/order")
+		b.ReportMetric(float64(cpu.Microseconds())/float64(orders64), "cpu_µs/order")
 		b.ReportMetric(busy.Seconds()/reserveTime.Seconds(), "writer_busy")
 	}
 }
