@@ -120,6 +120,96 @@ func (e StockReceived) appendJSON(b []byte) ([]byte, bool) {
 	return w.End()
 }
 
+func (e OrderStockReserved) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	w.Key("reserved_at", true)
+	w.Time(e.ReservedAt)
+	return w.End()
+}
+
+func (e OrderRejected) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	w.Key("reason", true)
+	w.Str(e.Reason)
+	w.Key("short", false)
+	if e.Short == nil {
+		w.Raw("null")
+	} else {
+		w.Raw("[")
+		for i, sh := range e.Short {
+			if i > 0 {
+				w.Raw(",")
+			}
+			w.Key("sku", true)
+			w.Str(sh.SKU)
+			w.Key("requested", false)
+			w.Int(sh.Requested)
+			w.Key("available", false)
+			w.Int(sh.Available)
+			w.Raw("}")
+		}
+		w.Raw("]")
+	}
+	w.Key("refunded_amount", false)
+	w.Int(e.RefundedAmount)
+	w.Key("rejected_at", false)
+	w.Time(e.RejectedAt)
+	return w.End()
+}
+
+// writeStockHead writes the members every stock reservation event begins
+// with.
+func writeStockHead(w *plainjson.Writer, sku, orderID string) {
+	w.Key("sku", true)
+	w.Str(sku)
+	w.Key("order_id", false)
+	w.Str(orderID)
+}
+
+func (e StockReserved) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	writeStockHead(&w, e.SKU, e.OrderID)
+	w.Key("quantity", false)
+	w.Int(e.Quantity)
+	w.Key("reserved_at", false)
+	w.Time(e.ReservedAt)
+	return w.End()
+}
+
+func (e StockReservationRefused) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	writeStockHead(&w, e.SKU, e.OrderID)
+	w.Key("requested", false)
+	w.Int(e.Requested)
+	w.Key("available", false)
+	w.Int(e.Available)
+	w.Key("refused_at", false)
+	w.Time(e.RefusedAt)
+	return w.End()
+}
+
+func (e StockReleased) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	writeStockHead(&w, e.SKU, e.OrderID)
+	w.Key("quantity", false)
+	w.Int(e.Quantity)
+	w.Key("reason", false)
+	w.Str(e.Reason)
+	w.Key("released_at", false)
+	w.Time(e.ReleasedAt)
+	return w.End()
+}
+
+func (e StockShipped) appendJSON(b []byte) ([]byte, bool) {
+	w := plainjson.New(b)
+	writeStockHead(&w, e.SKU, e.OrderID)
+	w.Key("quantity", false)
+	w.Int(e.Quantity)
+	w.Key("shipped_at", false)
+	w.Time(e.ShippedAt)
+	return w.End()
+}
+
 // WriteJSON writes m's members as the first of an object, as encoding/json
 // writes them for m or for a struct that embeds m first.
 func (m Metadata) WriteJSON(w *plainjson.Writer) {

@@ -44,6 +44,8 @@ func TestEncode_Direct(t *testing.T) {
 		OrderPlaced{OrderID: "o", Lines: []Line{}, PlacedAt: at.In(time.FixedZone("", 90*60))},
 		OrderPaid{Amount: -1 << 63, PaidAt: at},
 		OrderCancelled{CancelledAt: time.Time{}},
+		OrderRejected{Reason: RejectOutOfStock, RejectedAt: at}, // nil short: null
+		OrderRejected{Reason: RejectOutOfStock, Short: []Shortage{}, RejectedAt: at},
 	} {
 		if !checkEncode(t, e) {
 			t.Errorf("%T %+v took encoding/json", e, e)
@@ -58,6 +60,8 @@ func TestEncode_Direct(t *testing.T) {
 		OrderShipped{Carrier: "c", ShippedAt: at.In(time.FixedZone("", 30))},
 		OrderShipped{Carrier: "c", ShippedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		StockReceived{SKU: "S", ReceivedAt: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
+		OrderRejected{Reason: RejectOutOfStock, Short: []Shortage{{SKU: "é"}}, RejectedAt: at},
+		StockReleased{SKU: "S", OrderID: "o", Reason: "<", ReleasedAt: at},
 	} {
 		if checkEncode(t, e) {
 			t.Errorf("%T %+v took the direct encoder", e, e)
@@ -89,6 +93,12 @@ func FuzzEncodeDirect(f *testing.F) {
 			OrderShipped{Carrier: id, Tracking: text, ShippedAt: at},
 			OrderCancelled{Reason: text, RefundedAmount: m, CancelledAt: at},
 			StockReceived{SKU: sku, Quantity: n, ReceivedAt: at},
+			OrderStockReserved{ReservedAt: at},
+			OrderRejected{Reason: text, Short: []Shortage{{SKU: sku, Requested: n, Available: m}, {SKU: id}}, RefundedAmount: m, RejectedAt: at},
+			StockReserved{SKU: sku, OrderID: id, Quantity: n, ReservedAt: at},
+			StockReservationRefused{SKU: sku, OrderID: id, Requested: n, Available: m, RefusedAt: at},
+			StockReleased{SKU: sku, OrderID: id, Quantity: n, Reason: text, ReleasedAt: at},
+			StockShipped{SKU: sku, OrderID: id, Quantity: n, ShippedAt: at},
 		} {
 			checkEncode(t, e)
 		}
