@@ -1,6 +1,7 @@
 package fulfilment
 
 import (
+	"bytes"
 	"context"
 	"hash/fnv"
 	"sync"
@@ -47,9 +48,10 @@ type pending struct {
 	left int
 }
 
-// job is one event to react to. The event is copied without its payload:
-// a subscription's handler must not keep what it is given, and a reaction
-// needs only the event's ID and type.
+// job is one event to react to. The event's payload and metadata are
+// copied: a subscription's handler must not keep what it is given, and a
+// reaction to a placement, or to the saga's own OrderStockReserved, folds
+// the event itself rather than read the order's stream.
 type job struct {
 	id string
 	ev eventstore.RecordedEvent
@@ -73,7 +75,7 @@ func (p *pipeline) dispatch(events []eventstore.RecordedEvent) error {
 	var jobs []job
 	for _, ev := range events {
 		if id, ok := triggers(ev); ok {
-			ev.Data, ev.Metadata = nil, nil
+			ev.Data, ev.Metadata = bytes.Clone(ev.Data), bytes.Clone(ev.Metadata)
 			jobs = append(jobs, job{id: id, ev: ev, b: b})
 		}
 	}

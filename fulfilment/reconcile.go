@@ -61,25 +61,37 @@ type order struct {
 	// reservedEvent is the ID of the order's first OrderStockReserved:
 	// the cause of its payment deadline.
 	reservedEvent uuid.UUID
+	// asPlaced tells an order taken from its placement alone, not read
+	// from its stream (see reconcilePlaced).
+	asPlaced bool
 }
 
-// remember keeps the order's state as of an append of the saga's own, for
-// the reaction to that very event (see recall).
+// remember keeps the order's state as it was before an append of the
+// saga's own, for the reaction to that very event (see recall).
 func (s *Saga) remember(o order) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.written[o.ID] = o
 }
 
-// recall returns, and forgets, the order's state the saga remembered as
-// of version: the saga reacting to an event it wrote itself knows the
-// order as of that event without reading its stream.
-func (s *Saga) recall(id string, version int64) (order, bool) {
+// recall returns, and forgets, the order's state as of trigger, from the
+// state the saga remembered as of the version before it: the saga reacting
+// to an event it wrote itself knows the order without reading its stream.
+// The trigger is applied as recorded, which may be an earlier runner's
+// event with the same ID (a replay, or a second runner), not as the saga
+// decided it.
+func (s *Saga) recall(id string, trigger eventstore.RecordedEvent) (order, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	o, ok := s.written[id]
 	delete(s.written, id)
-	return o, ok && o.version == version
+	s.mu.Unlock()
+	if !ok || o.version+1 != trigger.Version {
+		return order{}, false
+	}
+	if err := o.apply(trigger); err != nil {
+		return order{}, false // read from the stream, which reports it
+	}
+	return o, true
 }
 
 // loadOrder reads and folds order id's stream; an order without events
@@ -93,33 +105,47 @@ func (s *Saga) loadOrder(ctx context.Context, id string) (order, error) {
 	if err != nil {
 		return order{}, fmt.Errorf("load %s: %w", stream, err)
 	}
-	o := order{version: recorded[len(recorded)-1].Version}
-	for i, r := range recorded {
-		e, err := domain.Decode(r.Type, r.Data)
-		if err != nil {
-			return order{}, fmt.Errorf("load %s: event %d: %w", stream, r.Version, err)
+	return foldOrder(stream, recorded)
+}
+
+// foldOrder folds the events of an order's stream, from its first.
+func foldOrder(stream string, recorded []eventstore.RecordedEvent) (order, error) {
+	o := order{version: eventstore.NoVersion}
+	for _, r := range recorded {
+		if err := o.apply(r); err != nil {
+			return order{}, fmt.Errorf("load %s: %w", stream, err)
 		}
-		if i == 0 {
-			var m domain.Metadata
-			if json.Unmarshal(r.Metadata, &m) == nil {
-				o.correlation = m.CorrelationID
-			}
-		}
-		switch e := e.(type) {
-		case domain.OrderPlaced:
-			for _, l := range e.Lines {
-				o.addSKU(l.SKU)
-			}
-		case domain.OrderLineAdded:
-			o.addSKU(e.SKU)
-		case domain.OrderStockReserved:
-			if o.reservedEvent == uuid.Nil {
-				o.reservedEvent = r.ID
-			}
-		}
-		o.Order = domain.Evolve(o.Order, e)
 	}
 	return o, nil
+}
+
+// apply folds the order's next recorded event into o.
+func (o *order) apply(r eventstore.RecordedEvent) error {
+	e, err := domain.Decode(r.Type, r.Data)
+	if err != nil {
+		return fmt.Errorf("event %d: %w", r.Version, err)
+	}
+	if r.Version == 0 {
+		var m domain.Metadata
+		if json.Unmarshal(r.Metadata, &m) == nil {
+			o.correlation = m.CorrelationID
+		}
+	}
+	switch e := e.(type) {
+	case domain.OrderPlaced:
+		for _, l := range e.Lines {
+			o.addSKU(l.SKU)
+		}
+	case domain.OrderLineAdded:
+		o.addSKU(e.SKU)
+	case domain.OrderStockReserved:
+		if o.reservedEvent == uuid.Nil {
+			o.reservedEvent = r.ID
+		}
+	}
+	o.Order = domain.Evolve(o.Order, e)
+	o.version = r.Version
+	return nil
 }
 
 func (o *order) addSKU(sku string) {
@@ -143,6 +169,12 @@ func (o *order) quantity(sku string) int64 {
 // policy. A concurrent change of the order or a stock stream starts it
 // over, at most maxAttempts times.
 func (s *Saga) Reconcile(ctx context.Context, id string, trigger eventstore.RecordedEvent) error {
+	if trigger.Type == domain.TypeOrderPlaced && trigger.Version == 0 {
+		done, err := s.reconcilePlaced(ctx, id, trigger)
+		if done || (err != nil && !errors.Is(err, eventstore.ErrWrongExpectedVersion)) {
+			return err
+		}
+	}
 	var lastErr error
 	for range maxAttempts {
 		o, err := s.loadOrder(ctx, id)
@@ -161,6 +193,45 @@ func (s *Saga) Reconcile(ctx context.Context, id string, trigger eventstore.Reco
 	}
 	return fmt.Errorf("order %s: %w: %w", id, ErrConflict, lastErr)
 }
+
+// reconcilePlaced reacts to an order's placement without reading its
+// stream: the placement is the stream's first event, so the order as
+// placed is the trigger itself. It is most often the order as it is, but
+// not always (a cancellation or a changed line may have followed, and a
+// replay after a restart reacts to placements long settled), so the
+// reaction must be one that an order further on cannot be harmed by:
+//
+//   - Its reservations are new ones only (ReserveStock.IfNew): a SKU that
+//     ever held anything for the order is left as it is, and reported
+//     back as not reserved as placed.
+//   - Its last step, recording the reservation or rejecting the order, is
+//     appended at version 0. A stream further on refuses it, unless the
+//     very same step was recorded there first (the same trigger, step and
+//     version give the same event IDs): a replay finds its step done.
+//
+// When either shows the order has moved on, done is false and the caller
+// reconciles the order as loaded. A new reservation made for an order
+// that a later event had already cancelled is then released by that
+// reconciliation, in the stock stream's history for all to see.
+func (s *Saga) reconcilePlaced(ctx context.Context, id string, trigger eventstore.RecordedEvent) (done bool, _ error) {
+	stream := domain.OrderStream(id)
+	o, err := foldOrder(stream, []eventstore.RecordedEvent{trigger})
+	if err != nil {
+		return false, err
+	}
+	if !o.ReserveStock {
+		return true, nil
+	}
+	o.asPlaced = true
+	err = s.reconcile(ctx, o, trigger)
+	if errors.Is(err, errMovedOn) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// errMovedOn tells that an order as placed is not the order as it is.
+var errMovedOn = errors.New("the order has moved on since its placement")
 
 // track keeps the order's payment deadline, if it has one.
 func (s *Saga) track(o order) {
@@ -187,9 +258,11 @@ func (s *Saga) reconcile(ctx context.Context, o order, trigger eventstore.Record
 	c := cause{trigger: trigger.ID, correlation: o.correlation}
 	switch o.Status {
 	case domain.StatusPlaced, domain.StatusPaid:
+		// The order as placed (see reconcilePlaced) reserves only anew.
+		asPlaced := o.asPlaced
 		holds, err := s.eachSKU(ctx, o, c, func(sku string) domain.Command {
 			if q := o.quantity(sku); q > 0 {
-				return domain.ReserveStock{OrderID: o.ID, Quantity: q}
+				return domain.ReserveStock{OrderID: o.ID, Quantity: q, IfNew: asPlaced}
 			}
 			return domain.ReleaseStock{OrderID: o.ID, Reason: domain.ReleaseLineRemoved}
 		})
@@ -198,8 +271,11 @@ func (s *Saga) reconcile(ctx context.Context, o order, trigger eventstore.Record
 		}
 		var short []domain.Shortage
 		for i, sku := range o.skus {
-			if h := holds[i]; h.Refused {
+			switch h := holds[i]; {
+			case h.Refused:
 				short = append(short, domain.Shortage{SKU: sku, Requested: h.Requested, Available: h.Available})
+			case asPlaced && (h.Closed || h.Reserved != o.quantity(sku)):
+				return errMovedOn
 			}
 		}
 		if len(short) > 0 {
@@ -324,16 +400,8 @@ func (s *Saga) orderStep(ctx context.Context, o order, cmd domain.Command, c cau
 	if err != nil {
 		return false, fmt.Errorf("append to %s: %w", stream, err)
 	}
-	after := o
-	for i, e := range events {
-		if _, ok := e.(domain.OrderStockReserved); ok && after.reservedEvent == uuid.Nil {
-			after.reservedEvent = data[i].ID
-		}
-		after.Order = domain.Evolve(after.Order, e)
-	}
-	after.version = res.Version
-	if _, ok := cmd.(domain.RecordStockReserved); ok {
-		s.remember(after) // recalled by the reaction to OrderStockReserved
+	if _, ok := cmd.(domain.RecordStockReserved); ok && res.Version == o.version+1 {
+		s.remember(o) // recalled by the reaction to OrderStockReserved
 	}
 	s.logger.Debug("order step", logOrder, o.ID, logStep, cmd.CommandName(), logTrigger, c.trigger)
 	return true, nil

@@ -340,7 +340,7 @@ func (s *Saga) react(ctx context.Context, id string, trigger eventstore.Recorded
 	_, failed := s.failures[id]
 	s.mu.Unlock()
 	if (trigger.Type == domain.TypeOrderPaid || trigger.Type == domain.TypeOrderStockReserved) && !failed {
-		o, ok := s.recall(id, trigger.Version)
+		o, ok := s.recall(id, trigger)
 		if !ok {
 			o, err = s.loadOrder(ctx, id)
 		}

@@ -541,3 +541,110 @@ func TestSaga_TwoRunnersRandomWorkload(t *testing.T) {
 		e.checkInvariants(ids, skus)
 	})
 }
+
+// A placement is reacted to from the event alone, without reading the
+// order's stream (the saga's fast path), but an order may have moved on
+// since: a replay by a runner without a checkpoint meets orders whose
+// lines were changed, cancelled, rejected, paid, shipped. None of them may
+// take a step again (a removed line's stock, released, must not be
+// reserved anew), and a deadline found in the replay runs from the
+// reservation as recorded, not as decided again.
+func TestSaga_ReplayOfOrdersMovedOn(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		const timeout = time.Hour
+		first := e.saga("first", timeout)
+		e.run(first)
+		e.receive("A", 20)
+		e.receive("B", 20)
+		e.receive("C", 2)
+		steps := map[string][]domain.Command{
+			"removed":   {domain.RemoveLine{SKU: "B"}},
+			"added":     {domain.AddLine{SKU: "A", Quantity: 2, UnitPrice: 100}},
+			"readded":   {domain.RemoveLine{SKU: "B"}, domain.AddLine{SKU: "B", Quantity: 1, UnitPrice: 100}},
+			"cancelled": {domain.Cancel{Reason: "customer"}},
+			"paid":      {domain.Pay{Amount: 300, PaymentRef: "p"}},
+			"shipped":   {domain.Pay{Amount: 300, PaymentRef: "p"}, domain.Ship{Carrier: "UPS", Tracking: "1"}},
+			"unpaid":    nil,
+		}
+		ids := []string{"rejected"}
+		e.place("rejected", line("A", 1), line("C", 3))
+		for id := range steps {
+			ids = append(ids, id)
+			e.place(id, line("A", 1), line("B", 2))
+		}
+		e.settle(first)
+		for id, cmds := range steps {
+			for _, cmd := range cmds {
+				if err := e.exec(id, cmd); err != nil {
+					t.Fatalf("%s: %s: %v", id, cmd.CommandName(), err)
+				}
+			}
+		}
+		e.settle(first)
+		if o := e.order("rejected"); o.Status != domain.StatusRejected {
+			t.Fatalf("order rejected: %s", o.Status)
+		}
+		// (Not checkInvariants: lines grown have two reservations.)
+		stockBefore := map[string]domain.Stock{"A": e.stock("A"), "B": e.stock("B"), "C": e.stock("C")}
+		before := len(e.all())
+
+		e.clock.Advance(10 * time.Minute)
+		replay := e.saga("replay", timeout)
+		e.run(replay)
+		e.settle(replay)
+		if all := e.all(); len(all) != before {
+			for _, ev := range all[before:] {
+				t.Errorf("the replay wrote %s to %s", ev.Type, ev.Stream)
+			}
+		}
+		for sku, was := range stockBefore {
+			if now := e.stock(sku); now.Reserved != was.Reserved || now.Shipped != was.Shipped {
+				t.Errorf("stock %s after the replay %+v, before %+v", sku, now, was)
+			}
+		}
+		for _, id := range ids {
+			o := e.order(id)
+			d, ok := replay.Deadline(id)
+			want := o.PaymentDeadline(timeout)
+			if ok != !want.IsZero() || !d.Equal(want) {
+				t.Errorf("order %s (%s, %s): deadline after the replay %v, %v; want %v", id, o.Status, o.StockReservation, d, ok, want)
+			}
+		}
+		if d, _ := replay.Deadline("unpaid"); d.Sub(e.clock.Now()) >= timeout {
+			t.Errorf("the deadline %v runs from the replay", d)
+		}
+	})
+}
+
+// An order cancelled before the saga reacted to its placement: the saga,
+// reacting from the placement alone, may reserve its stock, finds the
+// order moved on when it records the reservation, and releases it.
+func TestSaga_CancelledBeforeReaction(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		e.receive("A", 5)
+		e.place("o-1", line("A", 2))
+		if err := e.exec("o-1", domain.Cancel{Reason: "customer"}); err != nil {
+			t.Fatal(err)
+		}
+		s := e.saga("saga", time.Hour)
+		e.run(s)
+		e.settle(s)
+		if a := e.stock("A"); a.Reserved != 0 || a.Available() != 5 {
+			t.Errorf("stock A %+v", a)
+		}
+		if o := e.order("o-1"); o.Status != domain.StatusCancelled || o.StockReservation == domain.ReservationReserved {
+			t.Errorf("order %s, reservation %q", o.Status, o.StockReservation)
+		}
+		if f, failed := s.Failure("o-1"); failed {
+			t.Errorf("failure %+v", f)
+		}
+		if _, ok := s.Deadline("o-1"); ok {
+			t.Error("a cancelled order has a deadline")
+		}
+		e.checkInvariants([]string{"o-1"}, []string{"A"})
+	})
+}
