@@ -3,7 +3,6 @@ package fulfilment
 import (
 	"bytes"
 	"context"
-	"hash/fnv"
 	"sync"
 	"time"
 
@@ -87,10 +86,8 @@ func (p *pipeline) dispatch(events []eventstore.RecordedEvent) error {
 	}
 	p.mu.Unlock()
 	for _, j := range jobs {
-		h := fnv.New32a()
-		_, _ = h.Write([]byte(j.id)) //nolint:errcheck // hash writes never fail
 		select {
-		case p.queues[h.Sum32()%pipelineWorkers] <- j:
+		case p.queues[fnv32a(j.id)%pipelineWorkers] <- j:
 		case <-p.ctx.Done():
 			return p.ctx.Err()
 		}
@@ -157,4 +154,15 @@ func (p *pipeline) stop() error {
 	defer p.mu.Unlock()
 	p.save()
 	return p.saveErr
+}
+
+// fnv32a is the 32-bit FNV-1a hash of s (hash/fnv's, without its
+// allocation).
+func fnv32a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := range len(s) {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
-	"sync"
+	"strconv"
 
 	"github.com/google/uuid"
 
@@ -22,7 +23,12 @@ var idNamespace = uuid.MustParse("b0c7f3a4-5e21-4d8a-9f6b-1a2e3c4d5e6f")
 // step, stream and expected version give the same IDs, so two runners
 // deciding the same step at the same place write the same events.
 func stepID(trigger uuid.UUID, step, stream string, version int64, i int) uuid.UUID {
-	return uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "%s\x00%s\x00%s\x00%d\x00%d", trigger, step, stream, version, i))
+	b := make([]byte, 0, 36+len(step)+len(stream)+32)
+	b = append(b, trigger.String()...)
+	b = append(append(append(b, 0), step...), 0)
+	b = append(append(b, stream...), 0)
+	b = append(strconv.AppendInt(b, version, 10), 0)
+	return uuid.NewSHA1(idNamespace, strconv.AppendInt(b, int64(i), 10))
 }
 
 // metadata is recorded with every event the saga writes.
@@ -331,12 +337,15 @@ func (s *Saga) eachSKU(ctx context.Context, o order, c cause, cmd func(sku strin
 		holds[0] = h
 		return holds, err
 	}
-	errs := make([]error, len(o.skus))
-	var wg sync.WaitGroup
+	// Queued all at once, so that independent streams are taken at once.
+	reqs := make([]*stockReq, len(o.skus))
 	for i, sku := range o.skus {
-		wg.Go(func() { holds[i], errs[i] = s.stockStep(ctx, sku, cmd(sku), c) })
+		reqs[i] = s.queueStockStep(ctx, sku, cmd(sku), c)
 	}
-	wg.Wait()
+	errs := make([]error, len(o.skus))
+	for i, r := range reqs {
+		holds[i], errs[i] = r.wait()
+	}
 	// A version error first, so that the caller loads the order again.
 	for _, err := range errs {
 		if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
@@ -403,6 +412,8 @@ func (s *Saga) orderStep(ctx context.Context, o order, cmd domain.Command, c cau
 	if _, ok := cmd.(domain.RecordStockReserved); ok && res.Version == o.version+1 {
 		s.remember(o) // recalled by the reaction to OrderStockReserved
 	}
-	s.logger.Debug("order step", logOrder, o.ID, logStep, cmd.CommandName(), logTrigger, c.trigger)
+	if s.logger.Enabled(ctx, slog.LevelDebug) {
+		s.logger.Debug("order step", logOrder, o.ID, logStep, cmd.CommandName(), logTrigger, c.trigger)
+	}
 	return true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -105,6 +106,11 @@ func (st *skuState) catchUp(ctx context.Context, store eventstore.Store, stream 
 // change of that flow moves the order's stream too, where the saga's next
 // append is checked.
 func (s *Saga) stockStep(ctx context.Context, sku string, cmd domain.Command, c cause) (domain.StockHold, error) {
+	return s.queueStockStep(ctx, sku, cmd, c).wait()
+}
+
+// queueStockStep queues the step of stockStep and returns it, to wait for.
+func (s *Saga) queueStockStep(ctx context.Context, sku string, cmd domain.Command, c cause) *stockReq {
 	st := s.stock.get(sku)
 	r := &stockReq{ctx: ctx, cmd: cmd, c: c, done: make(chan struct{})}
 	st.mu.Lock()
@@ -115,13 +121,18 @@ func (s *Saga) stockStep(ctx context.Context, sku string, cmd domain.Command, c 
 	if start {
 		go s.drain(sku, st)
 	}
+	return r
+}
+
+// wait waits for the step to be taken, or for its context to end.
+func (r *stockReq) wait() (domain.StockHold, error) {
 	select {
 	case <-r.done:
 		return r.hold, r.err
-	case <-ctx.Done():
+	case <-r.ctx.Done():
 		// The group may still append the step: like any step whose answer
 		// was lost, it is decided again, and found done, on the next try.
-		return domain.StockHold{}, ctx.Err()
+		return domain.StockHold{}, r.ctx.Err()
 	}
 }
 
@@ -148,6 +159,10 @@ func (s *Saga) drain(sku string, st *skuState) {
 // groupContext returns a context that ends when the contexts of every step
 // of group have ended: the group's reads and append are for all of them.
 func groupContext(group []*stockReq) (context.Context, func()) {
+	if one := group[0].ctx; !slices.ContainsFunc(group[1:], func(r *stockReq) bool { return r.ctx != one }) {
+		// The steps of one runner share its context.
+		return one, func() {}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	left := int64(len(group))
 	var mu sync.Mutex
@@ -236,8 +251,10 @@ func (s *Saga) stepGroup(sku string, st *skuState, group []*stockReq) {
 			return
 		}
 		st.version = res.Version
-		for _, r := range decided {
-			s.logger.Debug("stock step", logOrder, stepOrder(r.cmd), logSKU, sku, logStep, r.cmd.CommandName(), logTrigger, r.c.trigger)
+		if s.logger.Enabled(ctx, slog.LevelDebug) { // the arguments cost even when discarded
+			for _, r := range decided {
+				s.logger.Debug("stock step", logOrder, stepOrder(r.cmd), logSKU, sku, logStep, r.cmd.CommandName(), logTrigger, r.c.trigger)
+			}
 		}
 		lastErr = nil
 		break
