@@ -50,7 +50,13 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 	if err := s.checkAfter(ctx, after); err != nil {
 		return nil, err
 	}
-	return s.query(ctx, "read $all", limit,
+	// Positions are dense: the head bounds what there is to read (a live
+	// subscriber reads a few events at a time, with a limit of a thousand).
+	size := limit
+	if head := s.head.Load(); head > after && (size <= 0 || head-after < uint64(size)) {
+		size = int(min(head-after, 4096))
+	}
+	return s.query(ctx, "read $all", size,
 		selectEvents+`WHERE position > ? ORDER BY position LIMIT ?`, int64(after), sqlLimit(limit))
 }
 
@@ -85,10 +91,11 @@ func (s *Store) open() error {
 	}
 }
 
-// query runs a query selecting events; limit (if > 0) sizes the result.
+// query runs a query selecting events; size (if > 0) is how many it
+// expects at most, to size the result.
 // It reads rows through the driver directly: database/sql's per-row
 // locking and conversions cost a third of a full $all scan.
-func (s *Store) query(ctx context.Context, op string, limit int, query string, args ...any) (_ []eventstore.RecordedEvent, err error) {
+func (s *Store) query(ctx context.Context, op string, size int, query string, args ...any) (_ []eventstore.RecordedEvent, err error) {
 	// Close waits for running reads before it closes their statements.
 	s.readMu.RLock()
 	defer s.readMu.RUnlock()
@@ -105,8 +112,8 @@ func (s *Store) query(ctx context.Context, op string, limit int, query string, a
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
 	var events []eventstore.RecordedEvent
-	if limit > 0 {
-		events = make([]eventstore.RecordedEvent, 0, min(limit, 4096))
+	if size > 0 {
+		events = make([]eventstore.RecordedEvent, 0, min(size, 4096))
 	}
 	err = conn.Raw(func(dc any) (err error) {
 		defer func() {
