@@ -113,11 +113,6 @@ func (s *Stock) Apply(e Event) {
 type ReserveStock struct {
 	OrderID  string
 	Quantity int64
-	// IfNew reserves only for an order the SKU has never held anything
-	// for (no reservation, refusal or release): a step decided on the
-	// order as it was placed, not as it is, must not touch a hold that
-	// later events of the order may have changed.
-	IfNew bool
 }
 
 // ReleaseStock gives back what a SKU holds for an order, for Reason (one
@@ -160,9 +155,9 @@ func DecideReservation(s *Stock, cmd Command, now time.Time) ([]Event, error) {
 		if err := checkQuantity("quantity", c.Quantity); err != nil {
 			return nil, err
 		}
-		h, held := s.Holds[c.OrderID]
+		h := s.Holds[c.OrderID]
 		switch {
-		case held && c.IfNew, h.Closed, h.Refused, h.Reserved == c.Quantity:
+		case h.Closed, h.Refused, h.Reserved == c.Quantity:
 			return nil, nil
 		case h.Reserved > c.Quantity:
 			return []Event{StockReleased{SKU: s.SKU, OrderID: c.OrderID, Quantity: h.Reserved - c.Quantity,

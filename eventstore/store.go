@@ -78,6 +78,17 @@ type CommitWatcher interface {
 	Committed() <-chan struct{}
 }
 
+// StreamVersioner is implemented by stores that know, in process, the
+// version of streams written since they were opened (the embedded store).
+// StreamVersion returns the version of the last committed event of
+// stream, as ReadStream would show it, and true; or false when the store
+// does not know it without reading (a stream not written since open, or
+// forgotten since), and the caller reads. Like a read, the answer may be
+// behind an append committing at the same time, never ahead.
+type StreamVersioner interface {
+	StreamVersion(stream string) (version int64, known bool)
+}
+
 // GroupCommitter is implemented by stores that commit concurrent appends
 // together, with one fsync (the embedded store). Expect announces a
 // command in progress that is to append with the returned context, or one

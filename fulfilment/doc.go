@@ -23,15 +23,12 @@
 //   - shipped: the lines' reservations become shipped (StockShipped),
 //     removed lines released.
 //
-// A placement, the stream's first event, is reacted to from the event
-// alone, without reading the stream: most orders are still as placed
-// when the saga sees them. Its reservations are new ones only (a SKU that
-// ever held anything for the order is left alone), and the order's step
-// is appended at version 0, so an order that has moved on since (a later
-// event, a replay after a restart) refuses it and is reconciled as
-// loaded; a replay finds the very step it would take recorded, by its
-// event IDs. The reaction to the saga's own OrderStockReserved folds that
-// event, as recorded, into the order it remembers.
+// A placement, the stream's first event, is reacted to without reading
+// the stream when the store knows in process that it is still the
+// stream's only event (the embedded store: eventstore.StreamVersioner):
+// the placement is then all there is to fold, as a read would show it. The
+// reaction to the saga's own OrderStockReserved folds that event, as
+// recorded, into the order the saga remembered before its step.
 //
 // [Saga.FireDeadlines] cancels orders whose stock has been reserved for
 // the payment timeout without a payment (ExpirePayment, reason

@@ -67,9 +67,6 @@ type order struct {
 	// reservedEvent is the ID of the order's first OrderStockReserved:
 	// the cause of its payment deadline.
 	reservedEvent uuid.UUID
-	// asPlaced tells an order taken from its placement alone, not read
-	// from its stream (see reconcilePlaced).
-	asPlaced bool
 }
 
 // remember keeps the order's state as it was before an append of the
@@ -201,26 +198,21 @@ func (s *Saga) Reconcile(ctx context.Context, id string, trigger eventstore.Reco
 }
 
 // reconcilePlaced reacts to an order's placement without reading its
-// stream: the placement is the stream's first event, so the order as
-// placed is the trigger itself. It is most often the order as it is, but
-// not always (a cancellation or a changed line may have followed, and a
-// replay after a restart reacts to placements long settled), so the
-// reaction must be one that an order further on cannot be harmed by:
-//
-//   - Its reservations are new ones only (ReserveStock.IfNew): a SKU that
-//     ever held anything for the order is left as it is, and reported
-//     back as not reserved as placed.
-//   - Its last step, recording the reservation or rejecting the order, is
-//     appended at version 0. A stream further on refuses it, unless the
-//     very same step was recorded there first (the same trigger, step and
-//     version give the same event IDs): a replay finds its step done.
-//
-// When either shows the order has moved on, done is false and the caller
-// reconciles the order as loaded. A new reservation made for an order
-// that a later event had already cancelled is then released by that
-// reconciliation, in the stock stream's history for all to see.
+// stream when the store knows, in process, that the placement is still the
+// stream's only event (eventstore.StreamVersioner): the order as placed is
+// then the order as it is, as a read would show it, and the trigger is all
+// there is to fold. Otherwise, or if the order moves on before the saga's
+// step (its append at version 0 is then refused), done is false and the
+// caller reconciles the order as loaded.
 func (s *Saga) reconcilePlaced(ctx context.Context, id string, trigger eventstore.RecordedEvent) (done bool, _ error) {
+	sv, ok := s.store.(eventstore.StreamVersioner)
+	if !ok {
+		return false, nil
+	}
 	stream := domain.OrderStream(id)
+	if v, known := sv.StreamVersion(stream); !known || v != 0 {
+		return false, nil
+	}
 	o, err := foldOrder(stream, []eventstore.RecordedEvent{trigger})
 	if err != nil {
 		return false, err
@@ -228,16 +220,13 @@ func (s *Saga) reconcilePlaced(ctx context.Context, id string, trigger eventstor
 	if !o.ReserveStock {
 		return true, nil
 	}
-	o.asPlaced = true
+	s.track(o)
 	err = s.reconcile(ctx, o, trigger)
-	if errors.Is(err, errMovedOn) {
+	if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 		return false, nil
 	}
 	return err == nil, err
 }
-
-// errMovedOn tells that an order as placed is not the order as it is.
-var errMovedOn = errors.New("the order has moved on since its placement")
 
 // track keeps the order's payment deadline, if it has one.
 func (s *Saga) track(o order) {
@@ -264,11 +253,9 @@ func (s *Saga) reconcile(ctx context.Context, o order, trigger eventstore.Record
 	c := cause{trigger: trigger.ID, correlation: o.correlation}
 	switch o.Status {
 	case domain.StatusPlaced, domain.StatusPaid:
-		// The order as placed (see reconcilePlaced) reserves only anew.
-		asPlaced := o.asPlaced
 		holds, err := s.eachSKU(ctx, o, c, func(sku string) domain.Command {
 			if q := o.quantity(sku); q > 0 {
-				return domain.ReserveStock{OrderID: o.ID, Quantity: q, IfNew: asPlaced}
+				return domain.ReserveStock{OrderID: o.ID, Quantity: q}
 			}
 			return domain.ReleaseStock{OrderID: o.ID, Reason: domain.ReleaseLineRemoved}
 		})
@@ -277,11 +264,8 @@ func (s *Saga) reconcile(ctx context.Context, o order, trigger eventstore.Record
 		}
 		var short []domain.Shortage
 		for i, sku := range o.skus {
-			switch h := holds[i]; {
-			case h.Refused:
+			if h := holds[i]; h.Refused {
 				short = append(short, domain.Shortage{SKU: sku, Requested: h.Requested, Available: h.Available})
-			case asPlaced && (h.Closed || h.Reserved != o.quantity(sku)):
-				return errMovedOn
 			}
 		}
 		if len(short) > 0 {

@@ -236,8 +236,9 @@ type round struct {
 	now     int64  // recorded_at of the round's events
 	written int
 	events  int
-	err     error         // the engine's failure: the round writes nothing
-	applied time.Duration // in apply, for Stats.ApplyNanos
+	streams []streamVersion // the versions the round's appends reached, in order
+	err     error           // the engine's failure: the round writes nothing
+	applied time.Duration   // in apply, for Stats.ApplyNanos
 }
 
 // begin starts a round after position head.
@@ -287,6 +288,7 @@ func (r *round) add(req *appendRequest) {
 	if err == nil && n > 0 {
 		r.written++
 		r.events += n
+		r.streams = append(r.streams, streamVersion{req.stream, res.Version})
 	}
 }
 
@@ -310,6 +312,7 @@ func (r *round) commit() uint64 {
 	s.stats.ApplyNanos.Add(uint64(r.applied))
 	s.stats.CommitNanos.Add(uint64(time.Since(committing)))
 	s.lastWriteErr.Store(nil)
+	s.committed.record(r.streams)
 	s.stats.Commits.Add(1)
 	s.stats.Appends.Add(uint64(r.written))
 	s.stats.Events.Add(uint64(r.events))

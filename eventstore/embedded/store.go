@@ -39,8 +39,9 @@ const (
 )
 
 var (
-	_ eventstore.Store          = (*Store)(nil)
-	_ eventstore.GroupCommitter = (*Store)(nil)
+	_ eventstore.Store           = (*Store)(nil)
+	_ eventstore.GroupCommitter  = (*Store)(nil)
+	_ eventstore.StreamVersioner = (*Store)(nil)
 )
 
 // Options tune a Store. The zero value is ready to use.
@@ -87,7 +88,8 @@ type Store struct {
 	expectNone chan struct{} // a token: expected fell to 0
 	holding    atomic.Bool   // the writer is in hold (for tests)
 
-	wstmts       *writeStmts // prepared on writeDB
+	committed    committedVersions // see StreamVersion
+	wstmts       *writeStmts       // prepared on writeDB
 	stats        Stats
 	versions     versionCache          // owned by the writer goroutine
 	lastWriteErr atomic.Pointer[error] // the last commit's failure; nil once one succeeds
