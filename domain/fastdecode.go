@@ -1,7 +1,10 @@
 package domain
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -463,4 +466,70 @@ func (e *StockShipped) decodeField(s *scanner, key []byte) bool {
 		return false
 	}
 	return true
+}
+
+// DecodeMetadata decodes the Metadata members of an event's metadata, as
+// encoding/json.Unmarshal into a Metadata does; members of other names
+// (what the writer added: an idempotency key, an actor) are skipped. The
+// direct decoder takes the plain shape with plain values of other members
+// (strings, integers, booleans, null), and leaves the rest to
+// encoding/json, including a member whose name matches a Metadata field
+// but for case, which encoding/json would take for it.
+func DecodeMetadata(data []byte) (Metadata, error) {
+	var m Metadata
+	s := scanner{b: data, ok: true}
+	s.object(m.decodeField)
+	s.space()
+	if s.ok && s.i == len(s.b) {
+		return m, nil
+	}
+	m = Metadata{}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Metadata{}, fmt.Errorf("decode metadata: %w: %w", ErrMalformedEvent, err)
+	}
+	return m, nil
+}
+
+func (m *Metadata) decodeField(s *scanner, key []byte) bool {
+	switch string(key) {
+	case "correlation_id":
+		m.CorrelationID = s.str()
+	case "causation_id":
+		m.CausationID = s.str()
+	case "schema":
+		v := s.int()
+		if int64(int(v)) != v {
+			return false
+		}
+		m.Schema = int(v)
+	default:
+		for _, name := range [...]string{"correlation_id", "causation_id", "schema"} {
+			if strings.EqualFold(string(key), name) {
+				return false
+			}
+		}
+		s.plainValue()
+	}
+	return true
+}
+
+// plainValue skips a string, an integer, a boolean or null.
+func (s *scanner) plainValue() {
+	s.space()
+	if s.i >= len(s.b) {
+		s.fail()
+		return
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		s.rawString()
+	case c == '-' || c >= '0' && c <= '9':
+		s.int()
+	case c == 'n':
+		if !s.null() {
+			s.fail()
+		}
+	default:
+		s.bool()
+	}
 }

@@ -265,3 +265,37 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// checkMetadata fails if DecodeMetadata and encoding/json disagree on data.
+func checkMetadata(t *testing.T, data []byte) {
+	t.Helper()
+	got, err := DecodeMetadata(data)
+	var want Metadata
+	wantErr := json.Unmarshal(data, &want)
+	if (err != nil) != (wantErr != nil) || err == nil && got != want {
+		t.Fatalf("DecodeMetadata(%s) = %+v, %v; encoding/json %+v, %v", data, got, err, want, wantErr)
+	}
+}
+
+func TestDecodeMetadata(t *testing.T) {
+	for _, data := range []string{
+		`{"correlation_id":"c-1","causation_id":"e-1","schema":1}`,
+		`{"correlation_id":"c-1","causation_id":"e-1","schema":1,"actor":"fulfilment"}`,
+		`{"correlation_id":"c","causation_id":"","schema":1,"idempotency_key":"k","request_fingerprint":"f","command_events":2,"request_id":"r","actor":"api:alice"}`,
+		`{}`, ` { "schema" : -3 } `, `{"x":null,"y":true,"z":false,"correlation_id":"a"}`,
+		// Left to encoding/json, which decides.
+		`{"Correlation_ID":"upper","correlation_id":"lower"}`, `{"correlation_id":"lower","CORRELATION_ID":"upper"}`,
+		`{"correlation_id":"a","correlation_id":"b"}`, `{"correlation_id":"caf\u00e9"}`, `{"correlation_id":null}`,
+		`{"nested":{"correlation_id":"x"}}`, `{"schema":1.5}`, `{"schema":"1"}`, `{"schema":99999999999999999999}`,
+		`[]`, `null`, ``, `{"correlation_id":"a"`, `{"a":1}x`,
+	} {
+		checkMetadata(t, []byte(data))
+	}
+}
+
+// FuzzDecodeMetadata is a differential test against encoding/json.
+func FuzzDecodeMetadata(f *testing.F) {
+	f.Add([]byte(`{"correlation_id":"c-1","causation_id":"e-1","schema":1,"actor":"fulfilment","command_events":2}`))
+	f.Add([]byte(`{"Schema":1,"x":[1],"correlation_id":"\u0041"}`))
+	f.Fuzz(func(t *testing.T, data []byte) { checkMetadata(t, data) })
+}

@@ -129,8 +129,7 @@ func (o *order) apply(r eventstore.RecordedEvent) error {
 		return fmt.Errorf("event %d: %w", r.Version, err)
 	}
 	if r.Version == 0 {
-		var m domain.Metadata
-		if json.Unmarshal(r.Metadata, &m) == nil {
+		if m, err := domain.DecodeMetadata(r.Metadata); err == nil {
 			o.correlation = m.CorrelationID
 		}
 	}
