@@ -567,21 +567,21 @@ FHRATIO=$(metrics "$F" $FH ratio | median)
 FP99=$(metrics "$F" $FL p99_ms | median)
 # saga_row LABEL BENCH: one row of the throughput table.
 saga_row() {
-	echo "| $1 | $(num "$(metrics "$F" "$2" track_orders/s | median)") | $(num "$(metrics "$F" "$2" reserve_placed/s | median)") | $(num "$(metrics "$F" "$2" reserved_orders/s | median)") | **$(dec "$(metrics "$F" "$2" ratio | median)" 2)** ($(metrics "$F" "$2" ratio | spread)) | $(dec "$(metrics "$F" "$2" events/commit | median)" 1) |"
+	echo "| $1 | $(num "$(metrics "$F" "$2" track_orders/s | median)") | $(num "$(metrics "$F" "$2" reserve_placed/s | median)") | $(num "$(metrics "$F" "$2" reserved_orders/s | median)") | **$(dec "$(metrics "$F" "$2" ratio | median)" 2)** ($(metrics "$F" "$2" ratio | spread)) | $(num "$(metrics "$F" "$2" "track_cpu_µs/order" | median)") | $(num "$(metrics "$F" "$2" "cpu_µs/order" | median)") | $(dec "$(metrics "$F" "$2" events/commit | median)" 1) |"
 }
 md "## Fulfilment saga (stock policy reserve)" "" \
 	"\`$SAGA_CMD\` (load average at start: $LOAD_SAGA)" "" \
 	"Embedded store, 200 SKUs with ample stock, orders of 2 lines on random SKUs. Throughput: 64 clients place 6,000 orders under the track policy (the reference), then 6,000 under reserve with the saga running; a subscriber follows \$all in both phases (as the projections do under serve), and each phase counts from its first placement until that subscriber has seen every order's OrderPlaced (track) or OrderStockReserved (reserve); ratio = reserved orders/s ÷ track orders/s of the same iteration. The clients place orders either through the orders service in process (Throughput), or as clients of serve do, with POST /orders through the API on a loopback server with keep-alive connections (ThroughputHTTP); the projections do not run in either. Latency: orders placed at 1,000/s for 5 s, from each placement's answer to its OrderStockReserved seen by a subscriber. Medians of 3 iterations (each on a new store), ratio with its range." "" \
-	"| placed | track placed/s (reference) | reserve placed/s | reserved orders/s | ratio | events/commit under reserve |" \
-	"|---|---:|---:|---:|---:|---:|" \
+	"| placed | track placed/s (reference) | reserve placed/s | reserved orders/s | ratio | CPU µs an order, track | CPU µs an order, reserve | events/commit under reserve |" \
+	"|---|---:|---:|---:|---:|---:|---:|---:|" \
 	"$(saga_row "in process" $FT)" \
 	"$(saga_row "over HTTP" $FH)" "" \
 	"| OrderPlaced → reserved at 1,000 orders/s: p50 | p99 | max |" \
 	"|---:|---:|---:|" \
 	"| $(dec "$(metrics "$F" $FL p50_ms | median)" 1) ms | **$(dec "$FP99" 1) ms** | $(dec "$(metrics "$F" $FL max_ms | median)" 1) ms |" "" \
-	"In process, what bounds the ratio is the embedded store's single writer, which commits about as many events per second in both phases, while an order under reserve costs it four events (OrderPlaced, a StockReserved per line, OrderStockReserved) against one under track. Over HTTP, a placement costs the process its request as well, under both policies, so the saga's three events weigh less against it. See docs/fulfilment.md, Performance. The targets are ≥ 0.5 and p99 < 50 ms." ""
+	"CPU µs an order: the process's CPU time (user and system: clients, server, store, saga, follower) in the phase, per order. In process, what bounds the ratio is the embedded store's single writer, which commits about as many events per second in both phases, while an order under reserve costs it four events (OrderPlaced, a StockReserved per line, OrderStockReserved) against one under track. Over HTTP, both phases keep the $(nproc) cores busy, so the ratio is about the track phase's CPU per order over the reserve phase's: a placement costs its request under both policies, and a reserved order adds the saga's work and three more events for the writer. See docs/fulfilment.md, Performance. The targets are ≥ 0.5 and p99 < 50 ms." ""
 if [[ -n $FHRATIO ]] && ! gt "$FHRATIO" 0.5; then
-	note "Fulfilment: over HTTP, reserved orders/s is $(dec "$FHRATIO" 2)× the track placement rate, below the 0.5× target (in process: $(dec "$FRATIO" 2)×): each reserved order costs the store's single writer four events against one, see the section."
+	note "Fulfilment: over HTTP, reserved orders/s is $(dec "$FHRATIO" 2)× the track placement rate, below the 0.5× target (in process: $(dec "$FRATIO" 2)×): a reserved order costs the process the saga's work and three more events for the store's writer, see the section."
 elif [[ -n $FRATIO ]] && ! gt "$FRATIO" 0.5; then
 	note "Fulfilment: in process, reserved orders/s is $(dec "$FRATIO" 2)× the track placement rate ($(dec "$FHRATIO" 2)× over HTTP): the store's single writer takes four events per reserved order against one, see the section."
 fi

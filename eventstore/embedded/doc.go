@@ -53,6 +53,15 @@
 // hold off); 16 clients on one order ran at 350 commands/s before and 555
 // now, as fast as with the hold off.
 //
+// # Versions in memory
+//
+// After each commit the writer records the version each appended stream
+// reached (up to 65,536 streams, then it starts over), so that
+// StreamVersion answers without a query for the streams written since
+// Open (eventstore.StreamVersioner). The fulfilment saga asks it whether
+// a placement is still its order's only event, and then reacts to the
+// placement without reading the order.
+//
 // # Ownership
 //
 // One process owns a data directory at a time: Open takes an exclusive lock
