@@ -60,7 +60,10 @@
 // StreamVersion answers without a query for the streams written since
 // Open (eventstore.StreamVersioner). The fulfilment saga asks it whether
 // a placement is still its order's only event, and then reacts to the
-// placement without reading the order.
+// placement without reading the order. $all (ReadAll, ReadFiltered,
+// Subscribe) shows a commit once the writer has published it, after
+// recording its versions, so a follower of $all never meets an event
+// StreamVersion does not know yet.
 //
 // # Ownership
 //

@@ -62,7 +62,8 @@ func (s *Store) ReadFiltered(ctx context.Context, after uint64, limit int, f eve
 			}
 		}
 	}
-	where, args = append(where, `position > ?`), append(args, int64(after))
+	// Only what is published, as ReadAll.
+	where, args = append(where, `position > ?`, `position <= ?`), append(args, int64(after), int64(s.head.Load()))
 	query := `SELECT position, stream, version, id, type, data, metadata, recorded_at FROM events ` + index +
 		` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY position LIMIT ?`
 	return s.query(ctx, "read $all filtered", limit, query, append(args, sqlLimit(limit))...)

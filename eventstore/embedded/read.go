@@ -50,19 +50,25 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 	if err := s.checkAfter(ctx, after); err != nil {
 		return nil, err
 	}
-	// Positions are dense: the head bounds what there is to read (a live
-	// subscriber reads a few events at a time, with a limit of a thousand).
+	// $all shows what the writer has published: a commit is published
+	// once everything kept of it in memory is up to date (StreamVersion),
+	// so that a follower of $all never sees an event before the store's
+	// other answers about it. Positions are dense, so the head also bounds
+	// what there is to read (a live subscriber reads a few events at a
+	// time, with a limit of a thousand).
+	head := s.head.Load()
 	size := limit
-	if head := s.head.Load(); head > after && (size <= 0 || head-after < uint64(size)) {
+	if head > after && (size <= 0 || head-after < uint64(size)) {
 		size = int(min(head-after, 4096))
 	}
 	return s.query(ctx, "read $all", size,
-		selectEvents+`WHERE position > ? ORDER BY position LIMIT ?`, int64(after), sqlLimit(limit))
+		selectEvents+`WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(head), sqlLimit(limit))
 }
 
 // checkAfter refuses a position beyond the head: no event has it yet. The
-// writer publishes the head just after its commit, so a reader may have
-// seen events past the published head: those positions are looked up.
+// writer publishes the head just after its commit, so a reader of a stream
+// may have seen events past the published head: those positions are
+// looked up (and $all shows nothing after them until the head moves).
 func (s *Store) checkAfter(ctx context.Context, after uint64) error {
 	head := s.head.Load()
 	if after <= head {
