@@ -162,7 +162,7 @@ func (s *scanner) object(field func(s *scanner, key []byte) bool) {
 	if s.consume('}') {
 		return
 	}
-	var seen [8][]byte
+	var seen [16][]byte
 	for n := 0; s.ok; n++ {
 		raw := s.rawString()
 		if !s.ok || n == len(seen) {

@@ -77,6 +77,15 @@ func (s *Saga) remember(o order) {
 	s.written[o.ID] = o
 }
 
+// forget drops what the saga remembered of order id, if anything: a
+// reaction that reads the order needs none, and an order whose reaction to
+// its OrderStockReserved went that way would keep it for good.
+func (s *Saga) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.written, id)
+}
+
 // recall returns, and forgets, the order's state as of trigger, from the
 // state the saga remembered as of the version before it: the saga reacting
 // to an event it wrote itself knows the order without reading its stream.

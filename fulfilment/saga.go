@@ -349,6 +349,7 @@ func (s *Saga) react(ctx context.Context, id string, trigger eventstore.Recorded
 			return nil
 		}
 	} else {
+		s.forget(id) // remembered for the reaction above only
 		err = s.Reconcile(ctx, id, trigger)
 	}
 	if err == nil {
