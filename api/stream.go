@@ -86,13 +86,16 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		return // HEAD: the headers are the answer
 	}
 	rc := http.NewResponseController(w)
+	// The server's WriteTimeout is for answers, not streams: the headers,
+	// like each write after them, get a deadline of their own (a writer
+	// without deadlines has none to set). Flushed on the answer's own
+	// deadline, they missed it when the handler got here late: a loaded
+	// machine, a slow read of the position above.
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) //nolint:errcheck // see above
 	if err := rc.Flush(); err != nil {
 		return
 	}
 	write := func(b []byte) error {
-		// The server's WriteTimeout is for answers, not streams: each
-		// write gets a deadline of its own (a writer without deadlines
-		// has none to set).
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) //nolint:errcheck // see above
 		if _, err := w.Write(b); err != nil {
 			return err
